@@ -1,0 +1,71 @@
+"""The project's exception tree.
+
+    TimelineError
+     ├── ConfigError            deployment settings are wrong (file, key, env var)
+     ├── ValidationFailed       an events file has problems; carries every Problem found
+     └── DeliveryError          a notifier could not deliver a message
+          ├── RetryableDelivery   try again later (timeouts, 5xx, 429, rate-limit errcodes)
+          └── PermanentDelivery   retrying cannot help (bad key, 4xx, rejected payload)
+
+Everything the CLI prints as an error derives from TimelineError, so a user never sees a
+traceback for bad input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "DeliveryError",
+    "PermanentDelivery",
+    "Problem",
+    "RetryableDelivery",
+    "TimelineError",
+    "ValidationFailed",
+]
+
+
+class TimelineError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(TimelineError):
+    """Deployment settings are missing or wrong."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as we can."""
+
+    file: str
+    line: int
+    subject: str  # "event-id.field", "stories[2].id", "timezone", ...
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.subject}: {self.message}"
+
+
+class ValidationFailed(TimelineError):
+    """An input file failed validation; nothing from it was used."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class DeliveryError(TimelineError):
+    """A notifier failed to deliver a message."""
+
+
+class RetryableDelivery(DeliveryError):
+    """The failure is transient; `retry_after` (seconds) is the receiver's hint, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDelivery(DeliveryError):
+    """The receiver refused the message for good."""

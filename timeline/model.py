@@ -1,0 +1,250 @@
+"""The timeline's data model: stories and their dated events, as people write them in YAML.
+
+Dates are `date` (all day) or `datetime` (timed). A timed value without an offset is read in
+the event's timezone (or the file's); `localize` turns either into an aware datetime.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from timeline.durations import parse_lead
+
+__all__ = [
+    "DEFAULT_REMINDERS",
+    "DEFAULT_TIMEZONE",
+    "Deadline",
+    "Event",
+    "Happening",
+    "Precision",
+    "Recurring",
+    "Story",
+    "Timeline",
+    "When",
+    "Window",
+    "is_all_day",
+    "localize",
+]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+CN_HOLIDAYS = "cn-holidays"
+
+
+class Precision(StrEnum):
+    """How exactly the source pins a date down; the stored date is an anchor, not a claim."""
+
+    DAY = "day"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    YEAR_END = "year-end"
+    APPROXIMATE = "approximate"
+
+
+def _parse_when(value: Any) -> Any:
+    """`YYYY-MM-DD` is an all-day date; anything with a time part is a date-time."""
+    if isinstance(value, datetime | date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date like 2024-05-31 or a date-time, got {value!r}")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"bad date {value!r}: write YYYY-MM-DD for a whole day "
+            "or YYYY-MM-DDTHH:MM+08:00 for a moment"
+        ) from None
+
+
+def _parse_slug(value: Any) -> Any:
+    if isinstance(value, str) and not SLUG.match(value):
+        raise ValueError(
+            f"{value!r} is not a slug: use lower-case letters, digits and '-' (no '.' or spaces)"
+        )
+    return value
+
+
+def _parse_timezone(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as "
+                             f"{DEFAULT_TIMEZONE})") from None
+    return value
+
+
+def _parse_leads(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        value = [value]
+    return sorted({parse_lead(item) for item in value}, reverse=True)
+
+
+When = Annotated[date | datetime, BeforeValidator(_parse_when)]
+Slug = Annotated[str, BeforeValidator(_parse_slug)]
+TimezoneName = Annotated[str, BeforeValidator(_parse_timezone)]
+Leads = Annotated[list[timedelta] | None, BeforeValidator(_parse_leads)]
+Lead = Annotated[timedelta, BeforeValidator(parse_lead)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+DEFAULT_REMINDERS: dict[str, list[timedelta]] = {
+    "deadline": [timedelta(days=d) for d in (90, 30, 7, 1)],
+    "window": [timedelta(days=d) for d in (30, 7, 1)],
+    "happening": [timedelta(days=1)],
+    "recurring": [timedelta(days=1)],
+}
+
+
+def is_all_day(value: date | datetime) -> bool:
+    return not isinstance(value, datetime)
+
+
+def localize(value: date | datetime, tz: ZoneInfo) -> datetime:
+    """An aware datetime in `tz`: all-day dates start at local midnight."""
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=tz)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=tz)
+    return value.astimezone(tz)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StorySource(_Strict):
+    newspaper: str
+    file: str | None = None
+    page: str | None = None
+
+
+class Story(_Strict):
+    id: Slug
+    title: str = Field(min_length=1)
+    title_en: str | None = None
+    source: StorySource
+    published: When
+    published_precision: Precision = Precision.DAY
+    published_note: str = ""
+    summary: str = ""
+    summary_en: str = ""
+
+
+class _EventBase(_Strict):
+    id: Slug
+    story: Slug
+    title: str = Field(min_length=1)
+    title_en: str | None = None
+    description: str = ""
+    description_en: str = ""
+    tags: list[Slug] = []
+    audience: list[str] = []
+    source: str = Field(min_length=1, description="the quote the date was read from")
+    precision: Precision = Precision.DAY
+    note: str = ""
+    reminders: Leads = None
+    timezone: TimezoneName | None = None
+    url: str | None = None
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def lead_times(self) -> list[timedelta]:
+        """Reminder lead times, longest first; the kind's defaults when none are given."""
+        if self.reminders is not None:
+            return self.reminders
+        return DEFAULT_REMINDERS[self.kind]  # type: ignore[attr-defined]
+
+    def zone(self, default: str) -> ZoneInfo:
+        return ZoneInfo(self.timezone or default)
+
+
+class Deadline(_EventBase):
+    """Something must be done by `due` (inclusive)."""
+
+    kind: Literal["deadline"]
+    due: When
+
+
+class Window(_EventBase):
+    """An application or acceptance period, `start`..`end` inclusive.
+
+    `start` may be missing when the source only says "from the plan's release";
+    `start_label` then says so in words.
+    """
+
+    kind: Literal["window"]
+    start: When | None = None
+    start_label: str | None = None
+    end: When
+    start_reminders: Leads = None
+
+
+class Happening(_EventBase):
+    """Something dated that took or takes place; `end` (inclusive) for a span of days."""
+
+    kind: Literal["happening"]
+    date: When
+    end: When | None = None
+
+
+class Recurring(_EventBase):
+    """A repeating item: an RRULE or a friendly form (`weekdays`, `every`), bounded by
+    `start`/`end` or by a window (`within`), minus `except` (dates and/or `cn-holidays`)."""
+
+    kind: Literal["recurring"]
+    rrule: str | None = None
+    every: str | None = None
+    weekdays: list[Weekday] | None = None
+    start: When | None = None
+    end: When | None = None
+    within: Slug | None = None
+    except_: list[When | Literal["cn-holidays"]] = Field(default=[], alias="except")
+    duration: Lead | None = None
+
+    @property
+    def excludes_cn_holidays(self) -> bool:
+        return CN_HOLIDAYS in self.except_
+
+    @property
+    def excluded_dates(self) -> list[date | datetime]:
+        return [d for d in self.except_ if d != CN_HOLIDAYS]  # type: ignore[misc]
+
+
+Event = Annotated[Deadline | Window | Happening | Recurring, Field(discriminator="kind")]
+EVENT_KINDS = ("deadline", "window", "happening", "recurring")
+
+
+class Timeline(_Strict):
+    timezone: TimezoneName = DEFAULT_TIMEZONE
+    stories: list[Story]
+    events: list[Event]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def story(self, story_id: str) -> Story:
+        return next(s for s in self.stories if s.id == story_id)
+
+    def event(self, event_id: str) -> Deadline | Window | Happening | Recurring:
+        return next(e for e in self.events if e.id == event_id)
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted({t for e in self.events for t in e.tags})

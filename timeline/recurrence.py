@@ -1,0 +1,195 @@
+"""Recurring items: the RFC 5545 rule behind each one, and its expansion into dates.
+
+A recurring event is written as an RRULE or in a friendly form (`weekdays: [tue, fri]`,
+`every: yearly`, `every: 3 years`). Both become one `Rule`: the RRULE text the feed publishes
+and the bounds and exclusions the listing and the reminder plan use, so the feed and the
+reminders can never disagree about which days an item happens on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrule, rrulestr
+
+from timeline.model import Recurring, Window, is_all_day
+from timeline.workdays import is_public_holiday
+
+__all__ = ["Rule", "RuleError", "build_rule"]
+
+_FREQ_WORDS = {
+    "daily": ("DAILY", 1), "weekly": ("WEEKLY", 1), "monthly": ("MONTHLY", 1),
+    "yearly": ("YEARLY", 1), "annually": ("YEARLY", 1),
+}
+_FREQ_UNITS = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"}
+_EVERY = re.compile(r"^\s*(?:every\s+)?(\d+)?\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+_BYDAY = {"mon": "MO", "tue": "TU", "wed": "WE", "thu": "TH", "fri": "FR", "sat": "SA",
+          "sun": "SU"}
+# The feed's EXDATE list and open-ended listings stop this far after the first occurrence.
+HORIZON_YEARS = 10
+
+
+class RuleError(ValueError):
+    """A recurring item's rule cannot be built; `field` names the key at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A recurring event's occurrences: local wall-clock rule plus exclusions."""
+
+    rrule: str  # the RRULE value as published, e.g. FREQ=WEEKLY;BYDAY=TU,FR;UNTIL=20240531
+    dtstart: date | datetime  # date for all-day items; aware datetime for timed ones
+    last_day: date | None  # inclusive; None when open-ended
+    excluded: frozenset[date]  # explicit `except` dates
+    skip_cn_holidays: bool
+    tz: ZoneInfo
+
+    @property
+    def all_day(self) -> bool:
+        return is_all_day(self.dtstart)
+
+    def _naive_rule(self) -> rrule:
+        start = self.dtstart
+        naive = (datetime.combine(start, time()) if self.all_day
+                 else start.replace(tzinfo=None))  # type: ignore[union-attr]
+        # UNTIL is part of the published text; expansion here bounds by last_day instead.
+        body = ";".join(p for p in self.rrule.split(";") if not p.startswith("UNTIL="))
+        return rrulestr(f"RRULE:{body}", dtstart=naive)  # type: ignore[return-value]
+
+    def is_excluded(self, day: date) -> bool:
+        return day in self.excluded or (self.skip_cn_holidays and is_public_holiday(day))
+
+    def _candidates(self, first: date, last: date) -> Iterator[date | datetime]:
+        """Every occurrence start (excluded ones too) whose date lies in first..last."""
+        if self.last_day is not None:
+            last = min(last, self.last_day)
+        if last < first:
+            return
+        lo = datetime.combine(first, time())
+        hi = datetime.combine(last, time(23, 59, 59))
+        for naive in self._naive_rule().between(lo, hi, inc=True):
+            if self.all_day:
+                yield naive.date()
+            else:
+                # Local wall-clock time, so 09:00 stays 09:00 across a DST change.
+                yield naive.replace(tzinfo=self.tz)
+
+    def between(self, first: date, last: date) -> list[date | datetime]:
+        """Occurrence starts whose date lies in first..last, exclusions removed."""
+        return [s for s in self._candidates(first, last) if not self.is_excluded(_day(s))]
+
+    def exdates(self) -> list[date | datetime]:
+        """Occurrences the rule generates but the item skips (for the feed's EXDATE)."""
+        first = _day(self.dtstart)
+        last = self.last_day or first.replace(year=first.year + HORIZON_YEARS)
+        return [s for s in self._candidates(first, last) if self.is_excluded(_day(s))]
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _freq_from_every(every: str) -> tuple[str, int]:
+    word = every.strip().lower()
+    if word in _FREQ_WORDS:
+        return _FREQ_WORDS[word]
+    match = _EVERY.match(word)
+    if not match:
+        raise RuleError("every", f"cannot read every: {every!r}; write 'yearly', 'weekly', "
+                                 "'3 years', '2 weeks' or 'month'")
+    count = int(match.group(1) or 1)
+    if count < 1:
+        raise RuleError("every", "every: the interval must be at least 1")
+    return _FREQ_UNITS[match.group(2).lower()], count
+
+
+def _rule_body(event: Recurring) -> str:
+    given = [k for k in ("rrule", "every", "weekdays") if getattr(event, k) is not None]
+    if not given:
+        raise RuleError("rrule", "a recurring item needs `rrule`, `every` or `weekdays`")
+    if event.rrule is not None:
+        if len(given) > 1:
+            raise RuleError("rrule", "give either `rrule` or the friendly form "
+                                     "(`every`/`weekdays`), not both")
+        body = event.rrule.strip()
+        body = body[6:] if body.upper().startswith("RRULE:") else body
+        parts = [p for p in body.split(";") if p]
+        if any(p.upper().startswith("DTSTART") for p in parts):
+            raise RuleError("rrule", "put the first date in `start`, not in the RRULE")
+        return ";".join(p.upper() for p in parts)
+    parts: list[str] = []
+    if event.every is not None:
+        freq, interval = _freq_from_every(event.every)
+    else:
+        freq, interval = "WEEKLY", 1
+    if event.weekdays:
+        if freq != "WEEKLY":
+            raise RuleError("weekdays", "weekdays go with a weekly rhythm (every: 2 weeks), "
+                                        f"not {event.every!r}")
+        days = ",".join(_BYDAY[d] for d in dict.fromkeys(event.weekdays))
+        parts = [f"FREQ={freq}", f"INTERVAL={interval}" if interval > 1 else "", f"BYDAY={days}"]
+    else:
+        parts = [f"FREQ={freq}", f"INTERVAL={interval}" if interval > 1 else ""]
+    return ";".join(p for p in parts if p)
+
+
+def build_rule(event: Recurring, windows: Callable[[str], Window | None], tz: ZoneInfo) -> Rule:
+    """The event's Rule; `windows` finds the window named by `within`. Raises RuleError."""
+    start, end = event.start, event.end
+    if event.within is not None:
+        window = windows(event.within)
+        if window is None:
+            raise RuleError("within", f"no window with id {event.within!r}")
+        start = start if start is not None else window.start
+        end = end if end is not None else window.end
+    if start is None:
+        raise RuleError("start", "a recurring item needs a first date: `start`, or `within` "
+                                 "a window that has one")
+    body = _rule_body(event)
+    if "COUNT=" in body and end is not None:
+        raise RuleError("rrule", "COUNT and an end date together are ambiguous; keep one")
+    if isinstance(start, datetime) and start.tzinfo is not None:
+        start = start.astimezone(tz)
+    elif isinstance(start, datetime):
+        start = start.replace(tzinfo=tz)
+    last_day = _day(end) if end is not None else None
+    if last_day is not None and last_day < _day(start):
+        raise RuleError("end", f"end {last_day} is before start {_day(start)}")
+    if "UNTIL=" in body:
+        raise RuleError("rrule", "put the last date in `end`, not UNTIL in the RRULE")
+    try:
+        naive = datetime.combine(_day(start), time())
+        rrulestr(f"RRULE:{body}", dtstart=naive)
+    except (ValueError, TypeError) as exc:
+        raise RuleError("rrule", f"bad RRULE {event.rrule or body!r}: {exc}") from None
+    if last_day is not None:
+        if is_all_day(start):
+            until = last_day.strftime("%Y%m%d")
+        else:
+            # RFC 5545: with a zoned DTSTART, UNTIL is a UTC date-time.
+            end_local = datetime.combine(last_day, time(23, 59, 59), tzinfo=tz)
+            until = end_local.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+        body = f"{body};UNTIL={until}"
+    return Rule(
+        rrule=body,
+        dtstart=start,
+        last_day=last_day,
+        excluded=frozenset(_day(d) for d in event.excluded_dates),
+        skip_cn_holidays=event.excludes_cn_holidays,
+        tz=tz,
+    )
+
+
+def default_duration(rule: Rule, event: Recurring) -> timedelta:
+    """How long one occurrence lasts: a day when all-day, else `duration` or an hour."""
+    if rule.all_day:
+        return timedelta(days=1)
+    return event.duration if event.duration is not None else timedelta(hours=1)
