@@ -6,6 +6,8 @@ yields no Timeline at all, so later stages never see half-loaded data.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,35 @@ _TOP_KEYS = {"timezone", "stories", "events"}
 
 
 class LoadedTimeline:
-    """A validated Timeline plus what loading learned: each recurring item's Rule."""
+    """A validated Timeline plus what loading learned.
 
-    def __init__(self, timeline: Timeline, rules: dict[str, Rule], source: str) -> None:
+    `rules` holds each recurring item's Rule; `fingerprints` a digest per event of everything
+    that shapes it (its own YAML, plus the window a recurring item lies `within`), so caches
+    and the store can tell a changed event from an unchanged one without comparing models.
+    """
+
+    def __init__(self, timeline: Timeline, rules: dict[str, Rule], source: str,
+                 fingerprints: dict[str, str] | None = None) -> None:
         self.timeline = timeline
         self.rules = rules
         self.source = source
+        self.fingerprints = fingerprints or {}
+
+
+def _fingerprints(raw_events: list[Any], timeline: Timeline) -> dict[str, str]:
+    own = {
+        item["id"]: hashlib.sha256(
+            json.dumps(item, sort_keys=True, ensure_ascii=False, default=str).encode()
+        ).hexdigest()[:16]
+        for item in raw_events
+    }
+    out = {}
+    for event in timeline.events:
+        digest = own[event.id]
+        if isinstance(event, Recurring) and event.within:
+            digest = hashlib.sha256(f"{digest}:{own[event.within]}".encode()).hexdigest()[:16]
+        out[event.id] = digest
+    return out
 
 
 def _plain(node: yaml.Node, path: Path_, lines: dict[Path_, int],
@@ -232,7 +257,7 @@ def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
         raise ValidationFailed(problems)
     timeline = Timeline(timezone=tz_name, stories=[s for _, s in stories],
                         events=[e for _, e in events])
-    return LoadedTimeline(timeline, rules, file)
+    return LoadedTimeline(timeline, rules, file, _fingerprints(data["events"], timeline))
 
 
 def load_timeline(path: str | Path) -> LoadedTimeline:

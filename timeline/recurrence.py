@@ -86,6 +86,11 @@ class Rule:
         """Occurrence starts whose date lies in first..last, exclusions removed."""
         return [s for s in self._candidates(first, last) if not self.is_excluded(_day(s))]
 
+    def first(self) -> date | datetime:
+        """The rule's first generated occurrence (excluded or not): the feed's DTSTART."""
+        naive = self._naive_rule()[0]
+        return naive.date() if self.all_day else naive.replace(tzinfo=self.tz)
+
     def exdates(self) -> list[date | datetime]:
         """Occurrences the rule generates but the item skips (for the feed's EXDATE)."""
         first = _day(self.dtstart)

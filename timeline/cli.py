@@ -1,0 +1,177 @@
+"""The `timeline` command line: check, list and publish the timeline (and, later, run it).
+
+The only module besides the console notifier that prints. Every expected failure is a
+TimelineError, shown as one line per problem with exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from timeline import __version__
+from timeline.errors import TimelineError, ValidationFailed
+from timeline.feed import render_feed
+from timeline.formatting import format_when
+from timeline.loader import LoadedTimeline, load_timeline
+from timeline.occurrences import iter_occurrences
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_EVENTS = "events.yaml"
+
+
+def _today() -> date:
+    return datetime.now().astimezone().date()
+
+
+def friendly_errors(func: F) -> F:
+    """Turn our own errors into `FILE:LINE: subject: message` lines and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationFailed as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"{len(exc.problems)} problem(s); nothing was changed.", err=True)
+            sys.exit(1)
+        except TimelineError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """`--tag a,b --tag c` and `--tag a --tag b,c` both mean a, b, c."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _check_filters(loaded: LoadedTimeline, tags: list[str], stories: list[str]) -> None:
+    known_tags = set(loaded.timeline.tags)
+    known_stories = {s.id for s in loaded.timeline.stories}
+    for tag in tags:
+        if tag not in known_tags:
+            raise click.BadParameter(f"unknown tag {tag!r}; known: {', '.join(sorted(known_tags))}",
+                                     param_hint="--tag")
+    for story in stories:
+        if story not in known_stories:
+            raise click.BadParameter(
+                f"unknown story {story!r}; known: {', '.join(sorted(known_stories))}",
+                param_hint="--story")
+
+
+events_argument = click.argument("events_file", metavar="[FILE]", default=DEFAULT_EVENTS,
+                                 type=click.Path(dir_okay=False, path_type=Path))
+tag_option = click.option("--tag", "tags", multiple=True,
+                          help="Only items with this tag (repeat or comma-separate).")
+story_option = click.option("--story", "stories", multiple=True,
+                            help="Only items of this story (repeat or comma-separate).")
+events_option = click.option("--events", "events_file", default=DEFAULT_EVENTS, show_default=True,
+                             type=click.Path(dir_okay=False, path_type=Path),
+                             help="The events file to read.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="timeline")
+def cli() -> None:
+    """policy-timeline: dates from public policy news as reminders and a calendar feed."""
+
+
+@cli.command()
+@events_argument
+@friendly_errors
+def check(events_file: Path) -> None:
+    """Validate an events file (default: events.yaml); exit 1 listing every problem."""
+    loaded = load_timeline(events_file)
+    timeline = loaded.timeline
+    today = _today()
+    upcoming = iter_occurrences(loaded, today, date(today.year + 50, 12, 31))
+    nxt = next((o for o in upcoming if o.key_date >= today), None)
+    after = (f"next: {format_when(nxt.start or nxt.end, nxt.event.precision)} "
+             f"{nxt.event.id}" if nxt else "nothing upcoming")
+    click.echo(f"{events_file}: ok, {len(timeline.stories)} stories, "
+               f"{len(timeline.events)} events; {after}")
+
+
+@cli.command("list")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day (default: today).")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day (default: one year after --from).")
+@tag_option
+@story_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@events_option
+@friendly_errors
+def list_(first: datetime | None, last: datetime | None, tags: tuple[str, ...],
+          stories: tuple[str, ...], as_json: bool, lang: str, events_file: Path) -> None:
+    """List occurrences in a date range, in date order (recurring items expanded)."""
+    loaded = load_timeline(events_file)
+    tag_list, story_list = _split(tags), _split(stories)
+    _check_filters(loaded, tag_list, story_list)
+    start = first.date() if first else _today()
+    end = last.date() if last else start.replace(year=start.year + 1)
+    if end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    found = iter_occurrences(loaded, start, end, tags=tag_list, stories=story_list)
+    if as_json:
+        click.echo(json.dumps([o.to_json() for o in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo(f"nothing between {start} and {end}")
+        return
+    for occurrence in found:
+        event = occurrence.event
+        when = format_when(occurrence.start, event.precision, lang)  # type: ignore[arg-type]
+        if occurrence.start is None:
+            when = "… " + format_when(occurrence.end, event.precision, lang)  # type: ignore[arg-type]
+        elif occurrence.end is not None and occurrence.end != occurrence.start \
+                and occurrence.all_day:
+            when += " – " + format_when(occurrence.end, event.precision, lang)
+        title = event.title_en if lang == "en" and event.title_en else event.title
+        flag = " [估算]" if occurrence.estimated and lang == "zh" else \
+            " [estimated]" if occurrence.estimated else ""
+        click.echo(f"{when:<24} {event.kind:<9} {event.story:<22} {title}{flag}")
+
+
+@cli.command()
+@tag_option
+@story_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@events_option
+@friendly_errors
+def ics(tags: tuple[str, ...], stories: tuple[str, ...], output: Path | None, lang: str,
+        events_file: Path) -> None:
+    """Write the iCalendar feed (RFC 5545), optionally filtered by tag or story."""
+    loaded = load_timeline(events_file)
+    tag_list, story_list = _split(tags), _split(stories)
+    _check_filters(loaded, tag_list, story_list)
+    feed = render_feed(loaded, tags=tag_list, stories=story_list, lang=lang)  # type: ignore[arg-type]
+    if output is None:
+        sys.stdout.buffer.write(feed)
+        sys.stdout.buffer.flush()
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_bytes(feed)
+    tmp.replace(output)  # atomic: a subscriber never reads half a feed
+    click.echo(f"wrote {output} ({len(feed)} bytes)", err=True)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

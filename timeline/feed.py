@@ -1,0 +1,300 @@
+"""The RFC 5545 iCalendar feed, rendered with `icalendar` and cached per event.
+
+Each event becomes one VEVENT whose bytes depend only on the event, its revision and the
+language, so `FeedRenderer` keeps them and assembles a feed from cached blocks: a change to
+one event re-renders one block, not the whole calendar. Output is fully deterministic:
+DTSTAMP is the revision's time, not the render's, so an unchanged timeline gives the same
+bytes and the same ETag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from icalendar import Alarm, Calendar, Timezone, vRecur
+from icalendar import Event as VEvent
+
+from timeline import __version__
+from timeline.formatting import Lang, format_when, precision_label
+from timeline.loader import LoadedTimeline
+from timeline.model import Deadline, Happening, Precision, Recurring, Story, Window, localize
+from timeline.occurrences import AnyEvent, matches
+from timeline.recurrence import Rule, default_duration
+from timeline.workdays import is_estimated
+
+__all__ = ["FeedRenderer", "Revision", "render_feed"]
+
+PRODID = f"-//policy-timeline//policy-timeline {__version__}//ZH"
+REFRESH = timedelta(hours=6)
+UID_DOMAIN = "policy-timeline"
+# All-day reminders ring at this local time, matching the chat reminders' default send_at.
+ALL_DAY_ALARM_AT = timedelta(hours=9)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What the store knows of an event's history: feeds SEQUENCE and LAST-MODIFIED."""
+
+    sequence: int
+    modified: datetime  # aware, UTC
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    tags: tuple[str, ...] = ()
+    stories: tuple[str, ...] = ()
+
+
+_TEXT = {
+    "zh": {
+        "name": "政策时间表", "desc": "从政策新闻中整理的截止日期、受理期和定期事项",
+        "source": "原文", "precision": "日期精度", "note": "日期说明", "story": "报道",
+        "opens": "开始", "remind": "提醒", "deadline": "截止", "estimated":
+        "注：{year}年及以后的节假日尚未公布，排除的节假日为估算。",
+        "tag": "标签", "story_filter": "报道",
+    },
+    "en": {
+        "name": "Policy timeline", "desc": "Deadlines, application windows and recurring items "
+        "from policy news", "source": "Source", "precision": "Date precision",
+        "note": "How the date was read", "story": "Story", "opens": "Opens",
+        "remind": "Reminder", "deadline": "Deadline", "estimated":
+        "Note: holidays from {year} on are not published yet; excluded holidays are estimated.",
+        "tag": "tag", "story_filter": "story",
+    },
+}
+_SUFFIX = {
+    Precision.APPROXIMATE: ("（日期为约数）", " (approximate date)"),
+    Precision.MONTH: ("（仅知月份）", " (month only)"),
+    Precision.QUARTER: ("（仅知季度）", " (quarter only)"),
+    Precision.YEAR: ("（仅知年份）", " (year only)"),
+    Precision.YEAR_END: ("（年底前）", " (by year-end)"),
+}
+
+
+def _default_revision(story: Story) -> Revision:
+    published = story.published
+    day = published.date() if isinstance(published, datetime) else published
+    return Revision(0, datetime.combine(day, time(), tzinfo=UTC))
+
+
+def _summary(event: AnyEvent, lang: Lang) -> str:
+    title = event.title_en if lang == "en" and event.title_en else event.title
+    suffix = _SUFFIX.get(event.precision)
+    if suffix:
+        title += suffix[0] if lang == "zh" else suffix[1]
+    return title
+
+
+def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -> str:
+    text = _TEXT[lang]
+    body = event.description_en if lang == "en" and event.description_en else event.description
+    parts = [body] if body else []
+    if isinstance(event, Window) and event.start is None and event.start_label:
+        parts.append(f"{text['opens']}: {event.start_label}")
+    parts.append(f"{text['source']}: 「{event.source}」")
+    key = event.due if isinstance(event, Deadline) else event.end if isinstance(
+        event, Window) else event.date if isinstance(event, Happening) else None
+    when = f" ({format_when(key, event.precision, lang)})" if key is not None else ""
+    parts.append(f"{text['precision']}: {precision_label(event.precision, lang)}{when}")
+    if event.note:
+        parts.append(f"{text['note']}: {event.note}")
+    story_title = story.title_en if lang == "en" and story.title_en else story.title
+    parts.append(f"{text['story']}: {story_title} — {story.source.newspaper}, "
+                 f"{format_when(story.published, story.published_precision, lang)}")
+    if rule is not None and rule.skip_cn_holidays:
+        first_estimated = _first_estimated_year(rule)
+        if first_estimated is not None:
+            parts.append(text["estimated"].format(year=first_estimated))
+    return "\n".join(parts)
+
+
+def _first_estimated_year(rule: Rule) -> int | None:
+    start = rule.dtstart.date() if isinstance(rule.dtstart, datetime) else rule.dtstart
+    last = rule.last_day or start.replace(year=start.year + 10)
+    for year in range(start.year, last.year + 1):
+        if is_estimated(date(year, 1, 1)):
+            return year
+    return None
+
+
+def _alarm(event: AnyEvent, summary: str, trigger: timedelta, related_end: bool,
+           lang: Lang) -> Alarm:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", f"{_TEXT[lang]['remind']}: {summary}")
+    params = {"RELATED": "END"} if related_end else {}
+    alarm.add("trigger", trigger, parameters=params)
+    return alarm
+
+
+def _all_day_trigger(lead: timedelta, days_after_anchor: int = 0) -> timedelta:
+    """Ring at 09:00 local, `lead` before the anchor day (anchor = START, or END - 1 day)."""
+    return -lead - timedelta(days=days_after_anchor) + ALL_DAY_ALARM_AT
+
+
+def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str) -> bool:
+    """DTSTART/DTEND (and RRULE/EXDATE); returns whether the item is all-day."""
+    tz = event.zone(tz_name)
+    if rule is not None:
+        assert isinstance(event, Recurring)
+        start = rule.first()
+        vevent.add("dtstart", start)
+        length = default_duration(rule, event)
+        vevent.add("dtend", start + length)
+        vevent.add("rrule", vRecur.from_ical(rule.rrule))
+        exdates = rule.exdates()
+        if exdates:
+            vevent.add("exdate", exdates)
+        return rule.all_day
+
+    def moment(value: date | datetime) -> date | datetime:
+        return localize(value, tz) if isinstance(value, datetime) else value
+
+    if isinstance(event, Deadline):
+        due = moment(event.due)
+        vevent.add("dtstart", due)
+        if not isinstance(due, datetime):
+            vevent.add("dtend", due + timedelta(days=1))
+        return not isinstance(due, datetime)
+    if isinstance(event, Window):
+        end = moment(event.end)
+        start = moment(event.start) if event.start is not None else None
+        if isinstance(end, datetime):
+            vevent.add("dtstart", start if start is not None else end)
+            vevent.add("dtend", end)
+            return False
+        vevent.add("dtstart", start if start is not None else end)
+        vevent.add("dtend", end + timedelta(days=1))  # DTEND is exclusive for dates
+        return True
+    assert isinstance(event, Happening)
+    start = moment(event.date)
+    vevent.add("dtstart", start)
+    if event.end is not None:
+        end = moment(event.end)
+        vevent.add("dtend", end + timedelta(days=1) if not isinstance(end, datetime) else end)
+    elif not isinstance(start, datetime):
+        vevent.add("dtend", start + timedelta(days=1))
+    return not isinstance(start, datetime)
+
+
+def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Revision,
+                 tz_name: str, lang: Lang = "zh") -> bytes:
+    """One VEVENT, as bytes; deterministic for the same inputs."""
+    vevent = VEvent()
+    vevent.add("uid", f"{event.id}@{UID_DOMAIN}")
+    vevent.add("dtstamp", revision.modified)
+    vevent.add("last-modified", revision.modified)
+    vevent.add("sequence", revision.sequence)
+    summary = _summary(event, lang)
+    vevent.add("summary", summary)
+    vevent.add("description", _description(event, story, rule, lang))
+    if event.tags:
+        vevent.add("categories", list(event.tags))
+    if event.url:
+        vevent.add("url", event.url)
+    all_day = _add_times(vevent, event, rule, tz_name)
+    vevent.add("transp", "TRANSPARENT")
+    vevent.add("x-timeline-precision", event.precision.value)
+    vevent.add("x-timeline-kind", event.kind)
+    for lead in event.lead_times:
+        if isinstance(event, Window):
+            # Lead times count back from the window's last day: DTEND is the day after it.
+            trigger = _all_day_trigger(lead, 1) if all_day else -lead
+            vevent.add_component(_alarm(event, summary, trigger, True, lang))
+        else:
+            trigger = _all_day_trigger(lead) if all_day else -lead
+            vevent.add_component(_alarm(event, summary, trigger, False, lang))
+    if isinstance(event, Window) and event.start is not None:
+        opens = f"{_TEXT[lang]['opens']}: {summary}"
+        for lead in event.start_reminders or []:
+            trigger = _all_day_trigger(lead) if all_day else -lead
+            alarm = _alarm(event, opens, trigger, False, lang)
+            alarm["description"] = f"{_TEXT[lang]['remind']}: {opens}"
+            vevent.add_component(alarm)
+    return vevent.to_ical()
+
+
+class FeedRenderer:
+    """Assembles feeds from per-event VEVENT bytes, re-rendering only changed events."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[str, str, Revision, Lang], bytes] = {}
+        self._zones: dict[str, bytes] = {}
+
+    def _block(self, loaded: LoadedTimeline, event: AnyEvent, revision: Revision,
+               lang: Lang) -> bytes:
+        key = (event.id, loaded.fingerprints.get(event.id, ""), revision, lang)
+        block = self._blocks.get(key)
+        if block is None:
+            timeline = loaded.timeline
+            block = render_event(event, timeline.story(event.story), loaded.rules.get(event.id),
+                                 revision, timeline.timezone, lang)
+            self._blocks[key] = block
+        return block
+
+    def _zone(self, tzid: str) -> bytes:
+        if tzid not in self._zones:
+            self._zones[tzid] = Timezone.from_tzid(tzid).to_ical()
+        return self._zones[tzid]
+
+    def forget(self, keep: Iterable[str]) -> None:
+        """Drop cached blocks of events that no longer exist."""
+        keep = set(keep)
+        self._blocks = {k: v for k, v in self._blocks.items() if k[0] in keep}
+
+    def render(self, loaded: LoadedTimeline, *, tags: Iterable[str] = (),
+               stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
+               lang: Lang = "zh") -> bytes:
+        timeline = loaded.timeline
+        tags, stories = tuple(tags), tuple(stories)
+        revisions = revisions or {}
+        events = [e for e in timeline.events if matches(e, tags, stories)]
+        blocks = []
+        tzids: set[str] = set()
+        for event in events:
+            revision = revisions.get(event.id) or _default_revision(timeline.story(event.story))
+            blocks.append(self._block(loaded, event, revision, lang))
+            if _is_timed(event, loaded):
+                tzids.add(event.timezone or timeline.timezone)
+        header = _header(timeline.timezone, tags, stories, lang)
+        zones = [self._zone(tzid) for tzid in sorted(tzids)]
+        return b"".join([header, *zones, *blocks, b"END:VCALENDAR\r\n"])
+
+
+def _is_timed(event: AnyEvent, loaded: LoadedTimeline) -> bool:
+    rule = loaded.rules.get(event.id)
+    if rule is not None:
+        return not rule.all_day
+    values = [getattr(event, name, None) for name in ("due", "start", "end", "date")]
+    return any(isinstance(v, datetime) for v in values)
+
+
+def _header(tz_name: str, tags: tuple[str, ...], stories: tuple[str, ...], lang: Lang) -> bytes:
+    text = _TEXT[lang]
+    name = text["name"]
+    if tags:
+        name += f" · {text['tag']}: {', '.join(tags)}"
+    if stories:
+        name += f" · {text['story_filter']}: {', '.join(stories)}"
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-caldesc", text["desc"])
+    cal.add("x-wr-timezone", tz_name)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT6H")
+    head = cal.to_ical()
+    return head.removesuffix(b"END:VCALENDAR\r\n")
+
+
+def render_feed(loaded: LoadedTimeline, *, tags: Iterable[str] = (),
+                stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
+                lang: Lang = "zh") -> bytes:
+    """A whole feed in one go (no cache kept): for the CLI and tests."""
+    return FeedRenderer().render(loaded, tags=tags, stories=stories, revisions=revisions,
+                                 lang=lang)

@@ -1,0 +1,56 @@
+"""Dates and durations in words, zh-CN by default and English on request.
+
+A date is shown with the precision it really has: an approximate anchor reads "约2024年4月",
+a year-end deadline "2025年底前", never a made-up exact day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from timeline.model import Precision
+
+__all__ = ["Lang", "format_when", "precision_label"]
+
+Lang = Literal["zh", "en"]
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+_PRECISION = {
+    Precision.DAY: ("精确到日", "exact day"),
+    Precision.MONTH: ("精确到月", "month only"),
+    Precision.QUARTER: ("精确到季度", "quarter only"),
+    Precision.YEAR: ("精确到年", "year only"),
+    Precision.YEAR_END: ("年底前", "by year-end"),
+    Precision.APPROXIMATE: ("约数", "approximate"),
+}
+
+
+def precision_label(precision: Precision, lang: Lang = "zh") -> str:
+    zh, en = _PRECISION[precision]
+    return zh if lang == "zh" else en
+
+
+def format_when(value: date | datetime | None, precision: Precision = Precision.DAY,
+                lang: Lang = "zh") -> str:
+    """The date as a reader should see it, given how precisely the source gave it."""
+    if value is None:
+        return "—"
+    day = value.date() if isinstance(value, datetime) else value
+    zh = lang == "zh"
+    if precision is Precision.DAY:
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M")
+        return day.isoformat()
+    if precision is Precision.MONTH:
+        return f"{day.year}年{day.month}月" if zh else f"{_MONTHS_EN[day.month - 1]} {day.year}"
+    if precision is Precision.QUARTER:
+        quarter = (day.month - 1) // 3 + 1
+        return f"{day.year}年第{quarter}季度" if zh else f"Q{quarter} {day.year}"
+    if precision is Precision.YEAR:
+        return f"{day.year}年" if zh else str(day.year)
+    if precision is Precision.YEAR_END:
+        return f"{day.year}年底前" if zh else f"by the end of {day.year}"
+    if zh:
+        return f"约{day.year}年{day.month}月"
+    return f"around {_MONTHS_EN[day.month - 1]} {day.year}"
