@@ -157,7 +157,7 @@ def _naive(value: Any) -> Any:
 
 def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
     """Validate an events document; raises ValidationFailed listing every problem."""
-    doc = read_yaml(text, file)
+    doc = read_yaml(text, file, subject=_subject)
     problems = list(doc.problems)
     data = doc.data
     if not isinstance(data, dict):

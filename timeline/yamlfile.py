@@ -6,6 +6,7 @@ problem in either names its file and line the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,8 @@ class YamlDoc:
         return self.lines.get(path, 1)
 
 
-def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc) -> Any:
+def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc,
+           duplicates: list[tuple[YamlPath, int]]) -> Any:
     """Turn a composed YAML node into plain data, recording the line of every path.
 
     Timestamps stay text so that the models decide what a date means (PyYAML would silently
@@ -47,20 +49,29 @@ def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc) -> Any:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             line = key_node.start_mark.line + 1
             if key in out:
-                subject = ".".join(str(p) for p in (*path, key))
-                doc.problems.append(Problem(doc.file, line, subject, f"duplicate key {key!r}"))
+                duplicates.append(((*path, key), line))
             doc.lines[(*path, key)] = line
-            out[key] = _plain(value_node, (*path, key), doc)
+            out[key] = _plain(value_node, (*path, key), doc, duplicates)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, (*path, i), doc) for i, item in enumerate(node.value)]
+        return [_plain(item, (*path, i), doc, duplicates) for i, item in enumerate(node.value)]
     if node.tag == "tag:yaml.org,2002:timestamp":
         return node.value
     return yaml.constructor.SafeConstructor().construct_object(node)  # type: ignore[arg-type]
 
 
-def read_yaml(text: str, file: str) -> YamlDoc:
-    """Parse YAML text; a syntax error raises ValidationFailed naming its line."""
+def _dotted(path: YamlPath, data: Any) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def read_yaml(text: str, file: str,
+              subject: Callable[[YamlPath, Any], str] = _dotted) -> YamlDoc:
+    """Parse YAML text; a syntax error raises ValidationFailed naming its line.
+
+    Duplicate keys become `doc.problems`, named by `subject(path, data)`; it is called once
+    the whole document is read, so it can name an item by its `id` even when the duplicate
+    comes before the id in the item.
+    """
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -73,7 +84,10 @@ def read_yaml(text: str, file: str) -> YamlDoc:
     doc = YamlDoc(None, file)
     if node is None:
         raise ValidationFailed([Problem(file, 1, "(file)", "the file is empty")])
-    doc.data = _plain(node, (), doc)
+    duplicates: list[tuple[YamlPath, int]] = []
+    doc.data = _plain(node, (), doc, duplicates)
+    doc.problems.extend(Problem(file, line, subject(path, doc.data), f"duplicate key {path[-1]!r}")
+                        for path, line in duplicates)
     return doc
 
 
