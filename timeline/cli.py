@@ -13,6 +13,7 @@ from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -22,13 +23,15 @@ from timeline.feed import render_feed
 from timeline.formatting import format_when
 from timeline.loader import LoadedTimeline, load_timeline
 from timeline.occurrences import iter_occurrences
+from timeline.recurrence import add_years
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_EVENTS = "events.yaml"
 
 
-def _today() -> date:
-    return datetime.now().astimezone().date()
+def _today(tz: ZoneInfo) -> date:
+    """Today where the timeline's dates are read, not where this machine happens to be."""
+    return datetime.now(tz).date()
 
 
 def friendly_errors(func: F) -> F:
@@ -93,7 +96,7 @@ def check(events_file: Path) -> None:
     """Validate an events file (default: events.yaml); exit 1 listing every problem."""
     loaded = load_timeline(events_file)
     timeline = loaded.timeline
-    today = _today()
+    today = _today(timeline.tz)
     upcoming = iter_occurrences(loaded, today, date(today.year + 50, 12, 31))
     nxt = next((o for o in upcoming if o.key_date >= today), None)
     after = (f"next: {format_when(nxt.start or nxt.end, nxt.event.precision)} "
@@ -104,7 +107,7 @@ def check(events_file: Path) -> None:
 
 @cli.command("list")
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]),
-              help="First day (default: today).")
+              help="First day (default: today in the timeline's timezone).")
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]),
               help="Last day (default: one year after --from).")
 @tag_option
@@ -119,8 +122,8 @@ def list_(first: datetime | None, last: datetime | None, tags: tuple[str, ...],
     loaded = load_timeline(events_file)
     tag_list, story_list = _split(tags), _split(stories)
     _check_filters(loaded, tag_list, story_list)
-    start = first.date() if first else _today()
-    end = last.date() if last else start.replace(year=start.year + 1)
+    start = first.date() if first else _today(loaded.timeline.tz)
+    end = last.date() if last else add_years(start, 1)
     if end < start:
         raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
     found = iter_occurrences(loaded, start, end, tags=tag_list, stories=story_list)

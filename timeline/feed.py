@@ -21,7 +21,7 @@ from timeline.formatting import Lang, format_when, precision_label
 from timeline.loader import LoadedTimeline
 from timeline.model import Deadline, Happening, Precision, Recurring, Story, Window, localize
 from timeline.occurrences import AnyEvent, matches
-from timeline.recurrence import Rule, default_duration
+from timeline.recurrence import HORIZON_YEARS, Rule, default_duration
 from timeline.workdays import is_estimated
 
 __all__ = ["FeedRenderer", "Revision", "render_feed"]
@@ -112,8 +112,8 @@ def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -
 
 def _first_estimated_year(rule: Rule) -> int | None:
     start = rule.dtstart.date() if isinstance(rule.dtstart, datetime) else rule.dtstart
-    last = rule.last_day or start.replace(year=start.year + 10)
-    for year in range(start.year, last.year + 1):
+    last_year = rule.last_day.year if rule.last_day else start.year + HORIZON_YEARS
+    for year in range(start.year, last_year + 1):
         if is_estimated(date(year, 1, 1)):
             return year
     return None

@@ -19,7 +19,7 @@ from dateutil.rrule import rrule, rrulestr
 from timeline.model import Recurring, Window, is_all_day
 from timeline.workdays import is_public_holiday
 
-__all__ = ["Rule", "RuleError", "build_rule"]
+__all__ = ["Rule", "RuleError", "add_years", "build_rule"]
 
 _FREQ_WORDS = {
     "daily": ("DAILY", 1), "weekly": ("WEEKLY", 1), "monthly": ("MONTHLY", 1),
@@ -94,8 +94,17 @@ class Rule:
     def exdates(self) -> list[date | datetime]:
         """Occurrences the rule generates but the item skips (for the feed's EXDATE)."""
         first = _day(self.dtstart)
-        last = self.last_day or first.replace(year=first.year + HORIZON_YEARS)
+        last = self.last_day or add_years(first, HORIZON_YEARS)
         return [s for s in self._candidates(first, last) if self.is_excluded(_day(s))]
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day `years` later; 29 February falls back to the 28th when the
+    target year is not a leap year (`date.replace` would raise)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def _day(value: date | datetime) -> date:
@@ -172,9 +181,17 @@ def build_rule(event: Recurring, windows: Callable[[str], Window | None], tz: Zo
         raise RuleError("rrule", "put the last date in `end`, not UNTIL in the RRULE")
     try:
         naive = datetime.combine(_day(start), time())
-        rrulestr(f"RRULE:{body}", dtstart=naive)
+        probe = rrulestr(f"RRULE:{body}", dtstart=naive)
     except (ValueError, TypeError) as exc:
         raise RuleError("rrule", f"bad RRULE {event.rrule or body!r}: {exc}") from None
+    # The feed's DTSTART is the rule's first occurrence, and a calendar always shows DTSTART;
+    # a rule whose first occurrence lies past `end` (weekdays: [mon] within a Tue..Fri span)
+    # would show a day the listing and the reminders never have.
+    first = probe.after(naive, inc=True)
+    if first is None or (last_day is not None and first.date() > last_day):
+        span = f"between {_day(start)} and {last_day}" if last_day else f"from {_day(start)} on"
+        field = "rrule" if event.rrule is not None else "weekdays" if event.weekdays else "every"
+        raise RuleError(field, f"the rule has no occurrence {span}")
     if last_day is not None:
         if is_all_day(start):
             until = last_day.strftime("%Y%m%d")
