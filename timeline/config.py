@@ -1,0 +1,243 @@
+"""Deployment settings: where the events and the store are, how to remind, whom to notify.
+
+Read from a YAML file (`timeline run --config FILE`) with `${ENV_VAR}` references for
+secrets, or the defaults when no file is given: the repo's events.yaml, SQLite
+`timeline.db`, and a console notifier. A bad file is reported as `FILE:LINE: key: message`.
+Notifier-specific keys are validated by the notifier plugin itself (`notifiers.registry`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from timeline.durations import parse_lead
+from timeline.errors import Problem, ValidationFailed
+from timeline.model import DEFAULT_TIMEZONE, TimezoneName
+from timeline.yamlfile import YamlDoc, locate, pydantic_message, read_yaml
+
+__all__ = ["DigestSpec", "NotifierEntry", "Route", "Settings", "load_settings"]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Keys every notifier entry may carry; the rest belongs to the plugin's own settings.
+_COMMON_NOTIFIER_KEYS = {"digest", "reminders", "group", "group_max"}
+
+
+def _parse_time(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 09:00 as the sexagesimal number 540.
+        return time(value // 60, value % 60)
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"bad time {value!r}: write HH:MM, e.g. \"09:00\"") from None
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_lead)]
+ClockTime = Annotated[time, BeforeValidator(_parse_time)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    enabled: bool = True
+    base_url: str | None = None  # public URL for links in messages, e.g. https://host
+
+
+class ReminderSettings(_Strict):
+    send_at: ClockTime = time(9, 0)
+    working_days_only: bool = True
+    catch_up: Duration = timedelta(hours=24)
+    horizon: Duration = timedelta(days=400)  # how far ahead reminders are put in the store
+    max_attempts: int = Field(8, ge=1)
+    retry_base: Duration = timedelta(seconds=5)
+    retry_max: Duration = timedelta(hours=1)
+    concurrency: int = Field(8, ge=1, le=256)
+
+
+@dataclass(frozen=True)
+class DigestSpec:
+    """`weekly mon 09:00` or `daily 09:00`: what falls due in the coming period."""
+
+    frequency: Literal["daily", "weekly"]
+    weekday: int | None  # 0 = Monday
+    at: time
+
+    @classmethod
+    def parse(cls, text: str) -> DigestSpec:
+        parts = text.lower().split()
+        try:
+            if len(parts) == 3 and parts[0] == "weekly" and parts[1] in _WEEKDAYS:
+                return cls("weekly", _WEEKDAYS.index(parts[1]), time.fromisoformat(parts[2]))
+            if len(parts) == 2 and parts[0] == "daily":
+                return cls("daily", None, time.fromisoformat(parts[1]))
+        except ValueError:
+            pass
+        raise ValueError(f"bad digest {text!r}: write 'weekly mon 09:00' or 'daily 09:00'")
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=7 if self.frequency == "weekly" else 1)
+
+
+def _parse_digest(value: Any) -> Any:
+    return DigestSpec.parse(value) if isinstance(value, str) else value
+
+
+class NotifierEntry(_Strict):
+    """A configured notifier: the common keys here, the plugin's own keys in `options`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    name: str
+    type: str
+    reminders: bool = True  # send each reminder (grouped per minute)
+    digest: Annotated[DigestSpec | None, BeforeValidator(_parse_digest)] = None
+    group: bool = True
+    group_max: int = Field(20, ge=1)
+    options: dict[str, Any] = {}
+
+
+class RouteMatch(_Strict):
+    tags: list[str] = []
+    stories: list[str] = []
+    kinds: list[Literal["deadline", "window", "happening", "recurring"]] = []
+    events: list[str] = []
+
+
+class Route(_Strict):
+    """Events matching `match` (all given criteria; any value within one) go to `notify`.
+
+    Routes are tried in order and the first match wins, unless it says `continue: true`.
+    A route without `match` matches everything: put it last as the default.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    match: RouteMatch = RouteMatch()
+    notify: list[str] = Field(min_length=1)
+    continue_: bool = Field(False, alias="continue")
+
+
+class Settings(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    events: Path = Path("events.yaml")
+    store: str = "sqlite:///timeline.db"
+    timezone: TimezoneName = DEFAULT_TIMEZONE
+    lang: Literal["zh", "en"] = "zh"
+    server: ServerSettings = ServerSettings()
+    reminders: ReminderSettings = ReminderSettings()
+    notifiers: dict[str, NotifierEntry] = {
+        "console": NotifierEntry(name="console", type="console")}
+    routes: list[Route] = [Route(notify=["console"])]
+    source: str = "(defaults)"
+
+    @property
+    def feed_url(self) -> str:
+        base = self.server.base_url or f"http://{self.server.host}:{self.server.port}"
+        return base.rstrip("/") + "/calendar.ics"
+
+
+def _expand_env(value: Any, path: tuple[Any, ...], doc: YamlDoc,
+                problems: list[Problem]) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; a missing variable is an error."""
+    if isinstance(value, dict):
+        return {k: _expand_env(v, (*path, k), doc, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, (*path, i), doc, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name, default)
+        if found is None:
+            problems.append(Problem(doc.file, doc.line(path), ".".join(map(str, path)),
+                                    f"environment variable {name} is not set"))
+            return ""
+        return found
+
+    return _ENV.sub(replace, value)
+
+
+def _notifier_entries(raw: Any, doc: YamlDoc, problems: list[Problem]) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    entries = {}
+    for name, body in raw.items():
+        if not isinstance(body, dict):
+            problems.append(Problem(doc.file, doc.line(("notifiers", name)), f"notifiers.{name}",
+                                    "expected a mapping with at least `type`"))
+            continue
+        common = {k: v for k, v in body.items() if k in _COMMON_NOTIFIER_KEYS | {"type"}}
+        options = {k: v for k, v in body.items() if k not in _COMMON_NOTIFIER_KEYS}
+        entries[name] = {"name": name, **common, "options": options}
+    return entries
+
+
+def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settings:
+    doc = read_yaml(text, file)
+    problems = list(doc.problems)
+    if not isinstance(doc.data, dict):
+        raise ValidationFailed([Problem(file, 1, "(file)", "expected a mapping of settings")])
+    data = _expand_env(doc.data, (), doc, problems)
+    data = {**data, "source": file}
+    if "notifiers" in data:
+        data["notifiers"] = _notifier_entries(data["notifiers"], doc, problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = locate(error, (), doc.data, aliases={"continue_": "continue"},
+                          skip=frozenset({"options"}))
+            if len(path) > 2 and path[0] == "notifiers" and path[2] == "name":
+                continue
+            problems.append(Problem(file, doc.line(path), ".".join(map(str, path)),
+                                    pydantic_message(error)))
+        raise ValidationFailed(problems) from None
+    for index, route in enumerate(settings.routes):
+        for name in route.notify:
+            if name not in settings.notifiers:
+                known = ", ".join(sorted(settings.notifiers)) or "none"
+                problems.append(Problem(file, doc.line(("routes", index, "notify")),
+                                        f"routes[{index}].notify",
+                                        f"unknown notifier {name!r} (configured: {known})"))
+    if problems:
+        raise ValidationFailed(problems)
+    if base_dir is not None:
+        settings = _relative_to(settings, base_dir)
+    return settings
+
+
+def _relative_to(settings: Settings, base_dir: Path) -> Settings:
+    """Paths in a config file are relative to that file, not to where the daemon starts."""
+    events = settings.events if settings.events.is_absolute() else base_dir / settings.events
+    store = settings.store
+    prefix = "sqlite:///"
+    if store.startswith(prefix) and not store.startswith(prefix + "/") \
+            and store != prefix + ":memory:":
+        store = prefix + str(base_dir / store[len(prefix):])
+    return settings.model_copy(update={"events": events, "store": store})
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Settings from a file, or the defaults when `path` is None."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationFailed([Problem(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
+    return parse_settings(text, str(path), path.resolve().parent)

@@ -1,0 +1,186 @@
+"""The reminder plan: every reminder occurrence with its due time and a stable key.
+
+Pure functions of (timeline, settings, time range): no clock, no I/O, so they are tested with
+fixed datetimes. The key `event/occurrence/lead/notifier` is the delivery's identity in the
+store and the idempotency key receivers see, so planning the same thing twice (after a
+restart, on another instance) names it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from timeline.config import NotifierEntry, Route, Settings
+from timeline.durations import format_lead
+from timeline.loader import LoadedTimeline
+from timeline.model import Deadline, Happening, Recurring, Window, localize
+from timeline.occurrences import AnyEvent
+from timeline.workdays import day_info
+
+__all__ = ["PlannedReminder", "digest_times", "notifiers_for", "plan_reminders"]
+
+Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    key: str
+    event_id: str  # "" for a digest
+    notifier: str
+    anchor: Anchor
+    occurrence: date | datetime  # the day (or moment) the reminder is about
+    lead: timedelta
+    due_at: datetime  # aware, UTC
+    shifted: bool = False  # moved earlier to a working day
+    estimated: bool = False  # the working-day shift relied on an estimated holiday calendar
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "anchor": self.anchor,
+            "occurrence": self.occurrence.isoformat(),
+            "all_day": not isinstance(self.occurrence, datetime),
+            "lead": format_lead(self.lead),
+            "shifted": self.shifted,
+            "estimated": self.estimated,
+        }
+
+
+def occurrence_token(value: date | datetime) -> str:
+    """The occurrence part of a key: no '.', which Standard Webhooks ids may not contain."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H%M%z")
+    return value.isoformat()
+
+
+def notifiers_for(event: AnyEvent, routes: Iterable[Route]) -> list[str]:
+    """Notifier names for an event: first matching route wins unless it says `continue`."""
+    chosen: list[str] = []
+    for route in routes:
+        match = route.match
+        if match.tags and not set(match.tags) & set(event.tags):
+            continue
+        if match.stories and event.story not in match.stories:
+            continue
+        if match.kinds and event.kind not in match.kinds:
+            continue
+        if match.events and event.id not in match.events:
+            continue
+        chosen.extend(n for n in route.notify if n not in chosen)
+        if not route.continue_:
+            break
+    return chosen
+
+
+def _anchors(event: AnyEvent, loaded: LoadedTimeline, first: date, last: date
+             ) -> Iterator[tuple[Anchor, date | datetime, list[timedelta]]]:
+    tz = event.zone(loaded.timeline.timezone)
+
+    def norm(value: date | datetime) -> date | datetime:
+        return localize(value, tz) if isinstance(value, datetime) else value
+
+    leads = event.lead_times
+    if isinstance(event, Deadline):
+        yield "due", norm(event.due), leads
+    elif isinstance(event, Window):
+        yield "closes", norm(event.end), leads
+        if event.start is not None and event.start_reminders:
+            yield "opens", norm(event.start), event.start_reminders
+    elif isinstance(event, Happening):
+        yield "date", norm(event.date), leads
+    elif isinstance(event, Recurring) and leads:
+        rule = loaded.rules[event.id]
+        longest = max(leads)
+        for start in rule.between(first, last + longest + timedelta(days=1)):
+            yield "occurs", start, leads
+
+
+def _due(occurrence: date | datetime, lead: timedelta, settings: Settings
+         ) -> tuple[datetime, bool, bool]:
+    """Due moment (UTC), whether it was shifted to a working day, whether that was estimated."""
+    reminders = settings.reminders
+    if isinstance(occurrence, datetime):
+        return (occurrence - lead).astimezone(UTC), False, False
+    tz = _zone(settings)
+    local = datetime.combine(occurrence, reminders.send_at, tzinfo=tz) - lead
+    if not reminders.working_days_only:
+        return local.astimezone(UTC), False, False
+    day, shifted, estimated = local.date(), False, False
+    while True:
+        info = day_info(day)
+        estimated = estimated or info.estimated
+        if info.workday:
+            break
+        day -= timedelta(days=1)
+        shifted = True
+    if shifted:
+        local = datetime.combine(day, reminders.send_at, tzinfo=tz)
+    return local.astimezone(UTC), shifted, estimated
+
+
+def _zone(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings.timezone)
+
+
+def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
+                   last: datetime) -> list[PlannedReminder]:
+    """Every reminder due in first..last (inclusive), ordered by due time then key."""
+    senders: dict[str, NotifierEntry] = {
+        name: entry for name, entry in settings.notifiers.items() if entry.reminders}
+    first_day = first.astimezone(_zone(settings)).date() - timedelta(days=1)
+    last_day = last.astimezone(_zone(settings)).date() + timedelta(days=1)
+    planned: list[PlannedReminder] = []
+    for event in loaded.timeline.events:
+        targets = [n for n in notifiers_for(event, settings.routes) if n in senders]
+        if not targets:
+            continue
+        for anchor, occurrence, leads in _anchors(event, loaded, first_day, last_day):
+            for lead in leads:
+                due_at, shifted, estimated = _due(occurrence, lead, settings)
+                if not first <= due_at <= last:
+                    continue
+                token = occurrence_token(occurrence)
+                if anchor == "opens":
+                    token = f"opens-{token}"
+                for notifier in targets:
+                    planned.append(PlannedReminder(
+                        key=f"{event.id}/{token}/{format_lead(lead)}/{notifier}",
+                        event_id=event.id, notifier=notifier, anchor=anchor,
+                        occurrence=occurrence, lead=lead, due_at=due_at,
+                        shifted=shifted, estimated=estimated))
+    planned.extend(_digests(settings, first, last))
+    planned.sort(key=lambda r: (r.due_at, r.key))
+    return planned
+
+
+def digest_times(settings: Settings, entry: NotifierEntry, first: datetime,
+                 last: datetime) -> list[datetime]:
+    """The moments (UTC) a notifier's digest goes out in first..last."""
+    spec = entry.digest
+    if spec is None:
+        return []
+    tz = _zone(settings)
+    day = first.astimezone(tz).date()
+    out = []
+    while True:
+        moment = datetime.combine(day, spec.at, tzinfo=tz)
+        if moment.astimezone(UTC) > last:
+            return out
+        if moment.astimezone(UTC) >= first and (spec.weekday is None
+                                               or day.weekday() == spec.weekday):
+            out.append(moment.astimezone(UTC))
+        day += timedelta(days=1)
+
+
+def _digests(settings: Settings, first: datetime, last: datetime) -> Iterator[PlannedReminder]:
+    for name, entry in settings.notifiers.items():
+        for moment in digest_times(settings, entry, first, last):
+            local_day = moment.astimezone(_zone(settings)).date()
+            yield PlannedReminder(
+                key=f"digest/{local_day.isoformat()}/{entry.digest.frequency}/{name}",  # type: ignore[union-attr]
+                event_id="", notifier=name, anchor="digest", occurrence=local_day,
+                lead=timedelta(0), due_at=moment)
+
