@@ -246,11 +246,13 @@ class FeedRenderer:
 
     def render(self, loaded: LoadedTimeline, *, tags: Iterable[str] = (),
                stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
-               lang: Lang = "zh") -> bytes:
+               lang: Lang = "zh", event_ids: Iterable[str] | None = None) -> bytes:
         timeline = loaded.timeline
         tags, stories = tuple(tags), tuple(stories)
         revisions = revisions or {}
-        events = [e for e in timeline.events if matches(e, tags, stories)]
+        wanted = set(event_ids) if event_ids is not None else None
+        events = [e for e in timeline.events if matches(e, tags, stories)
+                  and (wanted is None or e.id in wanted)]
         blocks = []
         tzids: set[str] = set()
         for event in events:
@@ -294,7 +296,7 @@ def _header(tz_name: str, tags: tuple[str, ...], stories: tuple[str, ...], lang:
 
 def render_feed(loaded: LoadedTimeline, *, tags: Iterable[str] = (),
                 stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
-                lang: Lang = "zh") -> bytes:
-    """A whole feed in one go (no cache kept): for the CLI and tests."""
+                lang: Lang = "zh", event_ids: Iterable[str] | None = None) -> bytes:
+    """A whole feed in one go (no cache kept): for the CLI, attachments and tests."""
     return FeedRenderer().render(loaded, tags=tags, stories=stories, revisions=revisions,
-                                 lang=lang)
+                                 lang=lang, event_ids=event_ids)

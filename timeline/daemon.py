@@ -1,0 +1,282 @@
+"""`timeline run`: the long-running process.
+
+Start-up: load and validate the events, sync them to the store, plan reminders into the
+outbox, then let APScheduler wake the dispatcher at the earliest due time. APScheduler is
+only the timer: one `wake` job re-armed at the store's next due time (plus an hourly re-plan
+and, with --watch, a file poll), so 100,000 future reminders cost rows, not jobs, and a
+restart rebuilds everything from the store and the file.
+
+Signals: SIGHUP reloads events.yaml (a file that fails validation is refused and the running
+timeline kept); SIGTERM/SIGINT stop taking work, let in-flight sends finish or release them
+within a few seconds, and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from notifiers.base import Notifier
+from notifiers.registry import build as build_notifier
+from timeline.config import Settings
+from timeline.dispatch import Dispatcher
+from timeline.errors import TimelineError, ValidationFailed
+from timeline.loader import LoadedTimeline, load_timeline
+from timeline.reload import apply_timeline
+from timeline.store import Store
+from timeline.web.source import TimelineSource
+
+__all__ = ["Daemon", "build_notifiers", "run_daemon"]
+
+log = logging.getLogger("timeline.daemon")
+SHUTDOWN_GRACE = 5.0  # seconds in-flight sends get on SIGTERM before they are released
+
+
+def build_notifiers(settings: Settings, client: httpx.AsyncClient) -> dict[str, Notifier]:
+    notifiers = {}
+    for name, entry in settings.notifiers.items():
+        notifiers[name] = build_notifier(name, {"type": entry.type, **entry.options}, client)
+    return notifiers
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, watch: bool = False, serve: bool | None = None
+                 ) -> None:
+        self.settings = settings
+        self.watch = watch
+        self.serve = settings.server.enabled if serve is None else serve
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stopped = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.events_mtime: float | None = None
+        self._background: set[asyncio.Future[bool]] = set()
+
+    # ── start-up ────────────────────────────────────────────────────────────────────
+    async def run(self) -> int:
+        settings = self.settings
+        loaded = load_timeline(settings.events)  # refuse to start on a bad file
+        self.store = await asyncio.to_thread(Store.open, settings.store)
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0),
+                                        limits=httpx.Limits(max_connections=32))
+        try:
+            self.notifiers = build_notifiers(settings, self.client)
+            self.source = TimelineSource(loaded)
+            self.dispatcher = Dispatcher(settings, self.store, self.notifiers, self.source,
+                                         self.owner)
+            await self._apply(loaded, first_start=True)
+            self.events_mtime = _mtime(settings.events)
+            return await self._main_loop()
+        finally:
+            await self.client.aclose()
+            await asyncio.to_thread(self.store.close)
+
+    async def _apply(self, loaded: LoadedTimeline, first_start: bool = False) -> None:
+        summary = await asyncio.to_thread(apply_timeline, self.store, self.settings, loaded,
+                                          datetime.now(UTC))
+        revisions = await asyncio.to_thread(self.store.revisions)
+        self.source.update(loaded, revisions)
+        log.info("%s %s: %d events, %d new reminder(s) planned, %d change notice(s), "
+                 "%d cancelled", "loaded" if first_start else "reloaded", loaded.source,
+                 len(loaded.timeline.events), summary.planned, summary.notices,
+                 summary.cancelled)
+        self.arm()
+
+    async def _main_loop(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self.scheduler.add_job(self.replan, IntervalTrigger(hours=1), id="replan",
+                               coalesce=True, max_instances=1)
+        if self.watch:
+            self.scheduler.add_job(self.poll_file, IntervalTrigger(seconds=1), id="watch",
+                                   coalesce=True, max_instances=1)
+        self.scheduler.start()
+        with self._signals(loop):
+            server_task = asyncio.ensure_future(self._serve_http()) if self.serve else None
+            worker = asyncio.ensure_future(self._worker())
+            self.arm()
+            await self.stopped.wait()
+            log.info("stopping: finishing in-flight sends (up to %.0f s)", SHUTDOWN_GRACE)
+            await self.dispatcher.drain(SHUTDOWN_GRACE)
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            if server_task is not None:
+                self.http_server.should_exit = True
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(server_task, 5)
+            self.scheduler.shutdown(wait=False)
+        log.info("stopped")
+        return 0
+
+    @contextlib.contextmanager
+    def _signals(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        handled = []
+        for sig, handler in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop),
+                             (signal.SIGHUP, self.request_reload)):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, handler)
+                handled.append(sig)
+        try:
+            yield
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    # ── the timer ───────────────────────────────────────────────────────────────────
+    def arm(self) -> None:
+        """(Re)schedule the single wake-up at the store's earliest due time."""
+        if not hasattr(self, "scheduler") or self.stopped.is_set():
+            return
+        due = self.store.next_due()
+        if due is None:
+            with contextlib.suppress(Exception):
+                self.scheduler.remove_job("wake")
+            return
+        if due <= datetime.now(UTC):
+            self.wake.set()
+            return
+        self.scheduler.add_job(self.wake.set, DateTrigger(run_date=due), id="wake",
+                               replace_existing=True, misfire_grace_time=None)
+
+    async def _worker(self) -> None:
+        while not self.stopped.is_set():
+            await self.wake.wait()
+            self.wake.clear()
+            try:
+                await self.dispatcher.run_due()
+            except Exception:  # the store may blip; never let the worker die silently
+                log.exception("dispatch failed; retrying in 5 s")
+                await asyncio.sleep(5)
+                self.wake.set()
+                continue
+            self.arm()
+
+    async def replan(self) -> None:
+        await self._apply(self.source.loaded)
+
+    # ── reloads ─────────────────────────────────────────────────────────────────────
+    def request_reload(self) -> None:
+        task = asyncio.ensure_future(self.reload())
+        self._background.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._background.discard)
+
+    async def reload(self) -> bool:
+        try:
+            loaded = await asyncio.to_thread(load_timeline, self.settings.events)
+        except ValidationFailed as exc:
+            for problem in exc.problems:
+                log.error("reload refused: %s", problem)
+            log.error("keeping the running timeline (%d events)",
+                      len(self.source.loaded.timeline.events))
+            return False
+        await self._apply(loaded)
+        return True
+
+    async def poll_file(self) -> None:
+        mtime = _mtime(self.settings.events)
+        if mtime is not None and mtime != self.events_mtime:
+            self.events_mtime = mtime
+            log.info("%s changed on disk: reloading", self.settings.events)
+            await self.reload()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.dispatcher.stopping = True
+        self.wake.set()
+
+    # ── HTTP ────────────────────────────────────────────────────────────────────────
+    async def _serve_http(self) -> None:
+        import uvicorn
+
+        from timeline.web.app import create_app
+
+        app = create_app(self.source, base_url=self.settings.server.base_url,
+                         health=self.health, metrics=self.metrics_text)
+        config = uvicorn.Config(app, host=self.settings.server.host,
+                                port=self.settings.server.port, log_level="warning",
+                                lifespan="off")
+        self.http_server = _EmbeddedServer(config)
+        try:
+            await self.http_server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind; keep reminding anyway
+            log.error("HTTP server could not start on %s:%s; reminders continue",
+                      self.settings.server.host, self.settings.server.port)
+
+    def health(self) -> dict[str, object]:
+        store_ok = self.store.ping()
+        next_due = self.store.next_due() if store_ok else None
+        running = bool(getattr(self, "scheduler", None) and self.scheduler.running)
+        return {"ok": store_ok and running, "store": "ok" if store_ok else "unreachable",
+                "scheduler": "running" if running else "stopped",
+                "next_due": next_due.isoformat() if next_due else None,
+                "last_delivery": self.dispatcher.metrics.last}
+
+    def metrics_text(self) -> str:
+        lines = ["# HELP timeline_deliveries Deliveries in the store by state.",
+                 "# TYPE timeline_deliveries gauge"]
+        for state, count in sorted(self.store.counts().items()):
+            lines.append(f'timeline_deliveries{{state="{state}"}} {count}')
+        lines += ["# HELP timeline_send_outcomes_total Send outcomes since start.",
+                  "# TYPE timeline_send_outcomes_total counter"]
+        for outcome, count in sorted(self.dispatcher.metrics.outcomes.items()):
+            lines.append(f'timeline_send_outcomes_total{{outcome="{outcome}"}} {count}')
+        delays = sorted(self.dispatcher.metrics.delays)
+        if delays:
+            lines += ["# HELP timeline_reminder_delay_seconds Due time to send, recent.",
+                      "# TYPE timeline_reminder_delay_seconds summary"]
+            for q in (0.5, 0.99):
+                value = delays[min(len(delays) - 1, int(q * len(delays)))]
+                lines.append(f'timeline_reminder_delay_seconds{{quantile="{q}"}} {value:.3f}')
+        return "\n".join(lines) + "\n"
+
+
+class _EmbeddedServer:
+    """uvicorn inside our loop: it must not install its own signal handlers."""
+
+    def __init__(self, config: object) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        self._server = Server(config)  # type: ignore[arg-type]
+
+    @property
+    def should_exit(self) -> bool:
+        return self._server.should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._server.should_exit = value
+
+    async def serve(self) -> None:
+        await self._server.serve()
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def run_daemon(settings: Settings, *, watch: bool = False, serve: bool | None = None) -> int:
+    try:
+        return asyncio.run(Daemon(settings, watch=watch, serve=serve).run())
+    except TimelineError:
+        raise

@@ -1,0 +1,353 @@
+"""Sending what is due: claim from the store, group, render, send, record the outcome.
+
+The store is the record; this module owns no state that a crash could lose. A delivery is
+claimed (leased) before it is sent, so two daemons on one database never send the same key,
+and every message carries its key so a receiver can drop the one repeat a crash mid-send can
+cause. Retryable failures back off exponentially with jitter (or as long as the receiver
+asked); permanent ones and exhausted retries become dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from notifiers.base import Message, Notifier, SendResult
+from timeline.config import Settings
+from timeline.feed import Revision, render_feed
+from timeline.loader import LoadedTimeline
+from timeline.messages import (
+    ReminderLine,
+    change_message,
+    digest_message,
+    missed_message,
+    reminder_message,
+)
+from timeline.plan import notifiers_for, plan_reminders
+from timeline.store import Delivery, PlannedDelivery, Store
+from timeline.web.source import TimelineSource
+
+__all__ = ["Dispatcher", "RateLimiter"]
+
+log = logging.getLogger("timeline.dispatch")
+# A delivery due this long before the daemon started fell due while it was down.
+LATE_TOLERANCE = timedelta(seconds=5)
+
+
+class RateLimiter:
+    """A token bucket: at most `per_minute` sends a minute, short bursts allowed."""
+
+    def __init__(self, per_minute: float | None, burst: int = 1) -> None:
+        self.rate = per_minute / 60.0 if per_minute else None
+        self.capacity = float(max(burst, 1))
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rate is None:
+            return
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+@dataclass
+class Metrics:
+    outcomes: Counter[str] = field(default_factory=Counter)  # delivered/retry/dead/missed
+    delays: list[float] = field(default_factory=list)  # seconds from due to sent (recent)
+    last: dict[str, Any] | None = None
+
+    def observe_delay(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if len(self.delays) > 10_000:
+            del self.delays[:5_000]
+
+
+@dataclass
+class _Batch:
+    notifier: str
+    rows: list[Delivery]
+    late: bool
+    kind: str
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, store: Store, notifiers: dict[str, Notifier],
+                 source: TimelineSource, owner: str,
+                 started_at: datetime | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.notifiers = notifiers
+        self.source = source
+        self.owner = owner
+        self.started_at = started_at or datetime.now(UTC)
+        self.tz = ZoneInfo(settings.timezone)
+        self.metrics = Metrics()
+        self.limiters = {name: RateLimiter(n.rate_per_minute) for name, n in notifiers.items()}
+        self.in_flight: dict[asyncio.Task[None], list[Delivery]] = {}
+        self.stopping = False
+
+    # ── the loop body ────────────────────────────────────────────────────────────────
+    async def run_due(self, batch_size: int = 200) -> int:
+        """Send everything due now; returns how many deliveries were handled."""
+        handled = 0
+        semaphore = asyncio.Semaphore(self.settings.reminders.concurrency)
+        while not self.stopping:
+            now = datetime.now(UTC)
+            rows = await asyncio.to_thread(self.store.claim_due, now, self.owner, batch_size,
+                                           self._lease_seconds())
+            if not rows:
+                break
+            handled += len(rows)
+            batches = await self._triage(rows, now)
+
+            async def one(batch: _Batch) -> None:
+                async with semaphore:
+                    await self._send(batch)
+
+            tasks = [asyncio.ensure_future(one(b)) for b in batches]
+            for task, batch in zip(tasks, batches, strict=True):
+                self.in_flight[task] = batch.rows
+                task.add_done_callback(lambda t: self.in_flight.pop(t, None))
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return handled
+
+    def _lease_seconds(self) -> float:
+        return 120.0
+
+    async def _triage(self, rows: list[Delivery], now: datetime) -> list[_Batch]:
+        """Split claimed rows into send batches; record as missed what is no longer useful."""
+        catch_up = self.settings.reminders.catch_up
+        missed: dict[str, list[Delivery]] = defaultdict(list)
+        groups: dict[tuple[str, str, bool, str], list[Delivery]] = defaultdict(list)
+        for row in rows:
+            payload = row.payload or {}
+            kind = payload.get("kind", "reminder")
+            late = row.due_at < self.started_at - LATE_TOLERANCE and row.attempts <= 1
+            if kind == "reminder" and late and self._past(payload, now, catch_up):
+                missed[row.notifier].append(row)
+                continue
+            entry = self.settings.notifiers.get(row.notifier)
+            grouped = kind == "reminder" and entry is not None and entry.group
+            minute = row.due_at.strftime("%Y%m%d%H%M") if grouped else row.key
+            groups[(row.notifier, minute, late, kind)].append(row)
+        batches = []
+        for (notifier, _, late, kind), members in groups.items():
+            limit = self.settings.notifiers[notifier].group_max \
+                if notifier in self.settings.notifiers else 1
+            for i in range(0, len(members), limit):
+                batches.append(_Batch(notifier, members[i:i + limit], late, kind))
+        if missed:
+            await self._record_missed(missed, now)
+        return batches
+
+    def _past(self, payload: dict[str, Any], now: datetime, catch_up: timedelta) -> bool:
+        """The event this reminder is about has passed by more than `catch_up`."""
+        text = payload.get("occurrence")
+        if not text:
+            return False
+        if payload.get("all_day", len(text) == 10):
+            day = date.fromisoformat(text[:10])
+            # An all-day item lasts until the end of its (local) day.
+            ends = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
+        else:
+            ends = datetime.fromisoformat(text)
+        return ends + catch_up < now
+
+    async def _record_missed(self, missed: dict[str, list[Delivery]], now: datetime) -> None:
+        keys = [row.key for rows in missed.values() for row in rows]
+        await asyncio.to_thread(self.store.mark_missed, keys, now)
+        self.metrics.outcomes["missed"] += len(keys)
+        summaries = []
+        for notifier, rows in missed.items():
+            digest = hashlib.sha256("\n".join(sorted(r.key for r in rows)).encode()).hexdigest()
+            summaries.append(PlannedDelivery(
+                key=f"missed/{digest[:20]}/{notifier}", event_id="", notifier=notifier,
+                due_at=now, payload={"kind": "missed", "keys": [r.key for r in rows]}))
+        await asyncio.to_thread(self.store.add_planned, summaries)
+        log.warning("%d reminder(s) fell due while stopped and are past: recorded as missed",
+                    len(keys))
+
+    # ── rendering ────────────────────────────────────────────────────────────────────
+    def _lang(self, notifier: str) -> Any:
+        plugin = self.notifiers.get(notifier)
+        lang = getattr(plugin.settings, "lang", None) if plugin else None
+        return lang or self.settings.lang
+
+    def _line(self, row: Delivery, loaded: LoadedTimeline) -> ReminderLine | None:
+        payload = row.payload or {}
+        try:
+            event = loaded.timeline.event(row.event_id)
+        except StopIteration:
+            return None
+        text = payload["occurrence"]
+        occurrence: date | datetime = (date.fromisoformat(text) if len(text) == 10
+                                       else datetime.fromisoformat(text))
+        return ReminderLine(key=row.key, event=event, story=loaded.timeline.story(event.story),
+                            anchor=payload.get("anchor", "due"), occurrence=occurrence,
+                            lead=payload.get("lead", ""), due=row.due_at,
+                            estimated=bool(payload.get("estimated")))
+
+    def render(self, batch: _Batch) -> Message | None:
+        snapshot = self.source.snapshot()
+        loaded = snapshot.loaded
+        lang = self._lang(batch.notifier)
+        feed_url = self.settings.feed_url
+        base_url = self.settings.server.base_url
+        today = datetime.now(self.tz).date()
+        first = batch.rows[0]
+        payload = first.payload or {}
+        key = first.key if len(batch.rows) == 1 else "group-" + hashlib.sha256(
+            "\n".join(sorted(r.key for r in batch.rows)).encode()).hexdigest()[:24]
+        if batch.kind == "digest":
+            return self._digest(first, loaded, lang, today)
+        if batch.kind == "change":
+            try:
+                event = loaded.timeline.event(first.event_id)
+            except StopIteration:
+                return None
+            return change_message(first.key, event, loaded.timeline.story(event.story),
+                                  payload.get("old", ""), payload.get("new", ""), lang=lang,
+                                  feed_url=feed_url)
+        if batch.kind == "missed":
+            titles = []
+            for missed_key in payload.get("keys", []):
+                event_id = missed_key.split("/", 1)[0]
+                try:
+                    titles.append((missed_key, loaded.timeline.event(event_id).title))
+                except StopIteration:
+                    titles.append((missed_key, event_id))
+            return missed_message(first.key, titles, lang=lang)
+        lines = [line for row in batch.rows if (line := self._line(row, loaded)) is not None]
+        if not lines:
+            return None
+        ics = self._ics(lines, loaded, snapshot.revisions, lang)
+        return reminder_message(key, lines, today=today, lang=lang, feed_url=feed_url,
+                                base_url=base_url, late=batch.late, ics=ics)
+
+    def _ics(self, lines: Sequence[ReminderLine], loaded: LoadedTimeline,
+             revisions: Mapping[str, Revision], lang: Any) -> bytes:
+        """The reminded events as a small calendar, for notifiers that attach files."""
+        ids = list(dict.fromkeys(line.event.id for line in lines))
+        return render_feed(loaded, revisions=revisions, lang=lang, event_ids=ids)
+
+    def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any, today: date) -> Message:
+        entry = self.settings.notifiers[row.notifier]
+        assert entry.digest is not None
+        start = row.due_at
+        end = start + entry.digest.period
+        routed = self.settings.model_copy(update={
+            "notifiers": {row.notifier: entry.model_copy(update={"reminders": True,
+                                                                  "digest": None})}})
+        planned = plan_reminders(loaded, routed, start, end)
+        lines = []
+        seen = set()
+        for item in planned:
+            if (item.event_id, item.occurrence) in seen:
+                continue
+            seen.add((item.event_id, item.occurrence))
+            event = loaded.timeline.event(item.event_id)
+            if row.notifier not in notifiers_for(event, self.settings.routes):
+                continue
+            lines.append(ReminderLine(key=item.key, event=event,
+                                      story=loaded.timeline.story(event.story),
+                                      anchor=item.anchor, occurrence=item.occurrence,
+                                      lead="", due=item.due_at, estimated=item.estimated))
+        until = end.astimezone(self.tz).date()
+        return digest_message(row.key, lines, today=today, until=until, lang=lang,
+                              feed_url=self.settings.feed_url,
+                              base_url=self.settings.server.base_url)
+
+    # ── sending and recording ────────────────────────────────────────────────────────
+    async def _send(self, batch: _Batch) -> None:
+        keys = [r.key for r in batch.rows]
+        notifier = self.notifiers.get(batch.notifier)
+        now = datetime.now(UTC)
+        if notifier is None:
+            await self._finish(batch, SendResult.fail(
+                f"notifier {batch.notifier!r} is not configured any more"))
+            return
+        try:
+            message = self.render(batch)
+        except Exception as exc:  # a rendering bug must not stall the outbox
+            log.exception("cannot render %s", keys)
+            await self._finish(batch, SendResult.fail(f"render failed: {exc}"))
+            return
+        if message is None:
+            await self._finish(batch, SendResult.fail("event no longer in the events file"))
+            return
+        await self.limiters[batch.notifier].acquire()
+        try:
+            result = await notifier.send(message)
+        except Exception as exc:  # plugins should classify; a crash is treated as transient
+            log.exception("notifier %s raised", batch.notifier)
+            result = SendResult.retry(f"{type(exc).__name__}: {exc}")
+        if result.delivered:
+            for row in batch.rows:
+                self.metrics.observe_delay((now - row.due_at).total_seconds())
+        await self._finish(batch, result)
+
+    def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        reminders = self.settings.reminders
+        base = reminders.retry_base.total_seconds() * (2 ** max(attempts - 1, 0))
+        delay = min(base, reminders.retry_max.total_seconds()) * random.uniform(0.5, 1.5)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return timedelta(seconds=delay)
+
+    async def _finish(self, batch: _Batch, result: SendResult) -> None:
+        now = datetime.now(UTC)
+        attempts = max(r.attempts for r in batch.rows)
+        max_attempts = self.settings.reminders.max_attempts
+        for row in batch.rows:
+            if result.status == "delivered":
+                await asyncio.to_thread(self.store.mark_sent, row.key, self.owner, now)
+                self.metrics.outcomes["delivered"] += 1
+            elif result.status == "retryable" and attempts < max_attempts:
+                when = now + self.backoff(attempts, result.retry_after)
+                await asyncio.to_thread(self.store.mark_retry, row.key, self.owner, when,
+                                        result.detail)
+                self.metrics.outcomes["retry"] += 1
+            else:
+                detail = result.detail if result.status == "permanent" else \
+                    f"gave up after {attempts} attempts: {result.detail}"
+                await asyncio.to_thread(self.store.mark_dead, row.key, self.owner, detail, now)
+                self.metrics.outcomes["dead"] += 1
+                log.error("dead letter %s via %s: %s", row.key, batch.notifier, detail)
+        self.metrics.last = {"notifier": batch.notifier, "status": result.status,
+                             "detail": result.detail, "at": now.isoformat(),
+                             "keys": len(batch.rows)}
+        log.info("%s %d message(s) via %s%s", result.status, len(batch.rows), batch.notifier,
+                 f": {result.detail}" if result.detail and not result.delivered else "")
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking work; let in-flight sends finish, release what does not in time."""
+        self.stopping = True
+        tasks = list(self.in_flight)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            rows = self.in_flight.get(task, [])
+            task.cancel()
+            for row in rows:
+                await asyncio.to_thread(self.store.release, row.key, self.owner)
+        if pending:
+            log.warning("released %d unfinished send(s) on shutdown", len(pending))
+

@@ -1,0 +1,192 @@
+"""Rendering what people read in chat and email: reminders, digests, change notices.
+
+zh-CN by default, English by setting. Every message gives the title, the date with its real
+precision, the days left, what to do, the source and the feed link; the structured items
+carry the same facts for machine receivers (the generic webhook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from notifiers.base import Message, MessageItem, MessageKind
+from timeline.formatting import Lang, format_when
+from timeline.model import Story
+from timeline.occurrences import AnyEvent
+
+__all__ = ["ReminderLine", "change_message", "digest_message", "missed_message",
+           "reminder_message", "test_message"]
+
+_WEEKDAYS = {"zh": "一二三四五六日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+_ANCHOR = {
+    "zh": {"due": "截止", "closes": "受理截止", "opens": "开始受理", "date": "日期",
+           "occurs": "日期", "digest": "摘要"},
+    "en": {"due": "deadline", "closes": "closes", "opens": "opens", "date": "date",
+           "occurs": "on", "digest": "digest"},
+}
+
+
+@dataclass(frozen=True)
+class ReminderLine:
+    """One reminder to render: the delivery key, the event and what the plan said."""
+
+    key: str
+    event: AnyEvent
+    story: Story
+    anchor: str
+    occurrence: date | datetime
+    lead: str
+    due: datetime
+    estimated: bool = False
+
+
+def _title(event: AnyEvent, lang: Lang) -> str:
+    return event.title_en if lang == "en" and event.title_en else event.title
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def days_left_text(days: int, lang: Lang) -> str:
+    if lang == "zh":
+        return "就是今天" if days == 0 else f"还剩{days}天" if days > 0 else f"已过{-days}天"
+    if days == 0:
+        return "today"
+    return f"{days} day{'s' if days != 1 else ''} left" if days > 0 else f"{-days} days ago"
+
+
+def _when(line: ReminderLine, lang: Lang) -> str:
+    text = format_when(line.occurrence, line.event.precision, lang)
+    day = _day(line.occurrence)
+    if line.event.precision.value == "day":
+        weekday = _WEEKDAYS[lang][day.weekday()]
+        text += f"（周{weekday}）" if lang == "zh" else f" ({weekday})"
+    return text
+
+
+def _item(line: ReminderLine, today: date, base_url: str | None) -> MessageItem:
+    return MessageItem(
+        key=line.key, event=line.event.id, story=line.event.story, title=line.event.title,
+        occurrence=line.occurrence, lead=line.lead, due=line.due,
+        days_left=(_day(line.occurrence) - today).days,
+        url=line.event.url or (f"{base_url}/#{line.event.id}" if base_url else None),
+        extra={"anchor": line.anchor, "precision": line.event.precision.value,
+               "estimated": line.estimated})
+
+
+def _block(line: ReminderLine, today: date, lang: Lang, markdown: bool) -> list[str]:
+    event, zh = line.event, lang == "zh"
+    days = (_day(line.occurrence) - today).days
+    anchor = _ANCHOR[lang].get(line.anchor, "")
+    title = _title(event, lang)
+    head = f"**{title}**" if markdown else title
+    lines = [head, f"{anchor}：{_when(line, lang)}，{days_left_text(days, lang)}" if zh
+             else f"{anchor.capitalize()}: {_when(line, lang)}, {days_left_text(days, lang)}"]
+    what = event.description_en if lang == "en" and event.description_en else event.description
+    if what:
+        lines.append(("要做：" if zh else "What: ") + what)
+    lines.append(("原文：" if zh else "Source: ") + f"「{event.source}」")
+    if event.precision.value != "day" and event.note:
+        lines.append(("日期说明：" if zh else "Date note: ") + event.note)
+    if line.estimated:
+        lines.append("（节假日安排未公布，工作日按估算）" if zh
+                     else "(holidays not yet published; working days estimated)")
+    story = line.story.title_en if lang == "en" and line.story.title_en else line.story.title
+    lines.append(("来源：" if zh else "Story: ") + f"{story} — {line.story.source.newspaper}")
+    return lines
+
+
+def _join(blocks: list[list[str]], markdown: bool) -> str:
+    return "\n\n".join("\n".join(f"> {b}" if markdown and i else b for i, b in enumerate(block))
+                    for block in blocks)
+
+
+def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, lang: Lang,
+                     feed_url: str | None, base_url: str | None = None, late: bool = False,
+                     ics: bytes | None = None, kind: MessageKind = "reminder") -> Message:
+    """One message for one or more reminders due at the same minute for one notifier."""
+    zh = lang == "zh"
+    first = lines[0]
+    if len(lines) == 1:
+        days = (_day(first.occurrence) - today).days
+        headline = (f"【政策提醒】{_title(first.event, lang)}（{days_left_text(days, lang)}）"
+                    if zh else f"Policy reminder: {_title(first.event, lang)} "
+                               f"({days_left_text(days, lang)})")
+    else:
+        headline = (f"【政策提醒】{len(lines)}项事项临近" if zh
+                    else f"Policy reminder: {len(lines)} items coming up")
+    if late:
+        headline += "（补发）" if zh else " (sent late)"
+    text_blocks = [_block(line, today, lang, False) for line in lines]
+    md_blocks = [_block(line, today, lang, True) for line in lines]
+    links: list[tuple[str, str]] = []
+    if feed_url:
+        links.append(("订阅日历" if zh else "Subscribe to the calendar", feed_url))
+    footer = [f"{label}: {url}" for label, url in links]
+    text = "\n\n".join([headline, _join(text_blocks, False), *footer])
+    markdown = "\n\n".join([f"### {headline}", _join(md_blocks, True),
+                            *[f"[{label}]({url})" for label, url in links]])
+    return Message(key=key, kind=kind, title=headline, text=text, markdown=markdown, lang=lang,
+                   items=tuple(_item(line, today, base_url) for line in lines),
+                   links=tuple(links), ics=ics, late=late)
+
+
+def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, until: date,
+                   lang: Lang, feed_url: str | None, base_url: str | None = None) -> Message:
+    zh = lang == "zh"
+    if not lines:
+        headline = (f"【政策摘要】{today.isoformat()} 至 {until.isoformat()} 没有到期事项" if zh
+                    else f"Policy digest: nothing due {today.isoformat()} – {until.isoformat()}")
+        links = (("订阅日历" if zh else "Subscribe", feed_url),) if feed_url else ()
+        return Message(key=key, kind="digest", title=headline, text=headline,
+                       markdown=f"### {headline}", lang=lang, links=links)
+    message = reminder_message(key, lines, today=today, lang=lang, feed_url=feed_url,
+                               base_url=base_url, kind="digest")
+    headline = (f"【政策摘要】{today.isoformat()} 至 {until.isoformat()}：{len(lines)}项" if zh
+                else f"Policy digest {today.isoformat()} – {until.isoformat()}: "
+                     f"{len(lines)} items")
+    old = message.title
+    return Message(key=key, kind="digest", title=headline,
+                   text=message.text.replace(old, headline, 1),
+                   markdown=message.markdown.replace(old, headline, 1), lang=lang,
+                   items=message.items, links=message.links)
+
+
+def change_message(key: str, event: AnyEvent, story: Story, old: str, new: str, *,
+                   lang: Lang, feed_url: str | None) -> Message:
+    """An event's date changed: tell its groups at once (calendars lag, chat does not)."""
+    zh = lang == "zh"
+    title = _title(event, lang)
+    headline = f"【日期变更】{title}" if zh else f"Date changed: {title}"
+    body = (f"原日期：{old}\n新日期：{new}" if zh else f"Was: {old}\nNow: {new}")
+    source = ("原文：" if zh else "Source: ") + f"「{event.source}」"
+    links = (("订阅日历" if zh else "Subscribe", feed_url),) if feed_url else ()
+    footer = [f"{label}: {url}" for label, url in links]
+    text = "\n\n".join([headline, body, source, *footer])
+    markdown = "\n\n".join([f"### {headline}", body.replace("\n", "  \n"), source,
+                            *[f"[{label}]({url})" for label, url in links]])
+    return Message(key=key, kind="change", title=headline, text=text, markdown=markdown,
+                   lang=lang, links=links)
+
+
+def missed_message(key: str, missed: Sequence[tuple[str, str]], *, lang: Lang) -> Message:
+    """One summary of reminders that fell due while the daemon was down and are now moot."""
+    zh = lang == "zh"
+    headline = (f"【错过的提醒】停机期间有{len(missed)}条提醒已过期，未再发送" if zh
+                else f"Missed reminders: {len(missed)} fell due while stopped and are now past")
+    rows = [f"- {title}（{key_}）" if zh else f"- {title} ({key_})" for key_, title in missed]
+    text = "\n".join([headline, *rows])
+    return Message(key=key, kind="missed", title=headline, text=text,
+                   markdown="\n".join([f"### {headline}", *rows]), lang=lang)
+
+
+def test_message(key: str, notifier: str, *, lang: Lang, feed_url: str | None) -> Message:
+    zh = lang == "zh"
+    headline = (f"【测试】policy-timeline 通知渠道“{notifier}”工作正常" if zh
+                else f"Test: policy-timeline notifier '{notifier}' works")
+    links = (("订阅日历" if zh else "Subscribe", feed_url),) if feed_url else ()
+    return Message(key=key, kind="test", title=headline, text=headline,
+                   markdown=f"### {headline}", lang=lang, links=links)

@@ -1,0 +1,88 @@
+"""Bringing the store in line with a (re)loaded timeline.
+
+Runs on start, on every reload and on the hourly re-plan: sync events (revisions), put the
+planned reminders into the outbox (existing keys are left alone, so nothing is sent twice),
+cancel what a moved or removed event no longer needs, and queue a change notice when an
+event's dates moved, because subscribed calendars may lag a day and chat does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from timeline.config import Settings
+from timeline.loader import LoadedTimeline
+from timeline.plan import notifiers_for, plan_reminders
+from timeline.store import EventChange, PlannedDelivery, Store
+
+__all__ = ["ApplySummary", "apply_timeline", "date_summary"]
+
+# The fields that decide when an event happens; a change to any of them is a date change.
+DATE_FIELDS = ("due", "start", "start_label", "end", "date", "rrule", "every", "weekdays",
+               "within", "except")
+
+
+@dataclass(frozen=True)
+class ApplySummary:
+    planned: int
+    notices: int
+    cancelled: int
+    changes: tuple[EventChange, ...]
+
+
+def date_summary(data: dict[str, Any] | None) -> str:
+    """An event's dates in one line, from its stored JSON form."""
+    if not data:
+        return "—"
+    kind = data.get("kind")
+    if kind == "deadline":
+        return str(data.get("due"))
+    if kind == "window":
+        start = data.get("start") or data.get("start_label") or "…"
+        return f"{start} – {data.get('end')}"
+    if kind == "happening":
+        return f"{data['date']} – {data['end']}" if data.get("end") else str(data.get("date"))
+    rule = data.get("rrule") or data.get("every") or ",".join(data.get("weekdays") or [])
+    bounds = f"{data.get('start') or data.get('within') or ''} – {data.get('end') or ''}"
+    excepts = data.get("except") or []
+    extra = f" except {', '.join(map(str, excepts))}" if excepts else ""
+    return f"{rule} {bounds}{extra}".strip()
+
+
+def _dates_moved(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
+    if not old or not new:
+        return False
+    return any(old.get(k) != new.get(k) for k in DATE_FIELDS)
+
+
+def apply_timeline(store: Store, settings: Settings, loaded: LoadedTimeline,
+                   now: datetime) -> ApplySummary:
+    changes = store.sync_events(loaded, now)
+    reminders = settings.reminders
+    planned = plan_reminders(loaded, settings, now - reminders.catch_up, now + reminders.horizon)
+    rows = [PlannedDelivery(key=p.key, event_id=p.event_id, notifier=p.notifier,
+                            due_at=p.due_at, payload=p.payload()) for p in planned]
+    inserted = store.add_planned(rows)
+    touched = [c.event_id for c in changes if c.change in ("changed", "removed")]
+    cancelled = store.cancel_except(touched, {p.key for p in planned}, now) if touched else 0
+
+    notices = []
+    revisions = store.revisions() if changes else {}
+    timeline = loaded.timeline
+    for change in changes:
+        if change.change != "changed" or not _dates_moved(change.old, change.new):
+            continue
+        event = timeline.event(change.event_id)
+        sequence = revisions[event.id].sequence if event.id in revisions else 0
+        for notifier in notifiers_for(event, settings.routes):
+            notices.append(PlannedDelivery(
+                key=f"{event.id}/change-{sequence}/{notifier}", event_id=event.id,
+                notifier=notifier, due_at=now,
+                payload={"kind": "change", "old": date_summary(change.old),
+                         "new": date_summary(change.new)}))
+    if notices:
+        store.add_planned(notices)
+    return ApplySummary(planned=inserted, notices=len(notices), cancelled=cancelled,
+                        changes=tuple(changes))
