@@ -1,0 +1,239 @@
+"""What every HTTP notifier shares: posting, classifying the answer, hiding secrets.
+
+A notifier builds its request and reads its service's own error codes; everything else
+(network errors, HTTP statuses, Retry-After, masking tokens) is decided here once, so the
+services agree on what "retryable" means:
+
+    delivered   2xx (and, for chat services, errcode/code == 0)
+    retryable   timeouts, connection errors, 5xx, 408, 429 (Retry-After honoured),
+                the services' rate-limit and busy errcodes
+    permanent   other 4xx (410 = endpoint gone), bad key/token errcodes, invalid URL
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+from pydantic import Field
+
+from notifiers.base import NotifierSettings, SendResult
+
+__all__ = [
+    "HttpSettings",
+    "MinInterval",
+    "check_http_url",
+    "classify_errcode",
+    "classify_status",
+    "fingerprint",
+    "json_bytes",
+    "mask_url",
+    "parse_retry_after",
+    "post",
+    "redact",
+]
+
+# 408 Request Timeout and 425 Too Early say "try again"; every other 4xx is our fault.
+_RETRYABLE_4XX = {408, 425, 429}
+
+
+def json_bytes(body: Any) -> bytes:
+    """Compact UTF-8 JSON: Chinese stays 3 bytes a character (not 6 as \\uXXXX), which
+    matters against byte limits, and the exact bytes can be signed before sending."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds to wait: delta-seconds or an HTTP date; None if absent/garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive parse means "GMT" was implied
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _reason(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
+
+
+def classify_status(response: httpx.Response) -> SendResult:
+    """An answer judged by its HTTP status alone (Slack, generic webhooks)."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return SendResult.ok(f"HTTP {status}")
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status >= 500 or status in _RETRYABLE_4XX:
+        return SendResult.retry(_reason(response), retry_after)
+    if status == 410:
+        return SendResult.fail(f"{_reason(response)} (endpoint gone: remove or fix it)")
+    if 300 <= status < 400:
+        # Redirects are not followed on purpose: a signed POST must not wander elsewhere.
+        location = mask_url(response.headers.get("location", ""))
+        return SendResult.fail(f"HTTP {status} redirect to {location or '?'}: update the URL")
+    return SendResult.fail(_reason(response))
+
+
+def classify_errcode(
+    response: httpx.Response,
+    *,
+    field: str | tuple[str, ...],
+    retryable: Mapping[int, float | None],
+    retry_if: Callable[[object, str], bool] | None = None,
+) -> SendResult:
+    """An answer from a chat service that reports errors in a JSON code (WeCom, DingTalk,
+    Feishu): usually HTTP 200 with `{field: nonzero}`, which is a failure, not a delivery.
+
+    `field` names the code (several names: the first present counts);
+    `retryable` maps the codes worth retrying to a delay hint (seconds, or None);
+    `retry_if(code, msg)` may rescue other codes (DingTalk's stale timestamp).
+    Every other nonzero code is permanent: bad key, robot removed, rejected payload.
+    """
+    status = response.status_code
+    if status >= 500 or status in _RETRYABLE_4XX:
+        return classify_status(response)
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    names = (field,) if isinstance(field, str) else field
+    found = next((name for name in names if isinstance(data, dict) and name in data), None)
+    if found is None or not isinstance(data, dict):
+        if 200 <= status < 300:
+            # A 2xx without the service's code is not a confirmation (a proxy page?).
+            return SendResult.retry(f"unexpected reply: {_reason(response)}")
+        return classify_status(response)
+    field, code = found, data[found]
+    msg = str(data.get("errmsg", data.get("msg", data.get("StatusMessage", ""))))[:200]
+    if code == 0 and 200 <= status < 300:
+        return SendResult.ok(f"{field}=0")
+    detail = f"{field}={code} {msg}".strip()
+    header_hint = parse_retry_after(response.headers.get("retry-after"))
+    if code == -1:  # "system busy" on every one of these services
+        return SendResult.retry(detail, header_hint)
+    if isinstance(code, int) and code in retryable:
+        hint = retryable[code]
+        return SendResult.retry(detail, header_hint if header_hint is not None else hint)
+    if retry_if is not None and retry_if(code, msg):
+        return SendResult.retry(detail, header_hint)
+    return SendResult.fail(detail)
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    content: bytes,
+    headers: Mapping[str, str] | None = None,
+    timeout: float,
+) -> httpx.Response | SendResult:
+    """POST, turning network trouble into a SendResult instead of an exception.
+
+    A timeout is retryable even though the request may have arrived: receivers are
+    given the message key to drop the duplicate (webhook-id), chat groups may see it twice,
+    which beats a lost reminder.
+    """
+    all_headers = {"content-type": "application/json; charset=utf-8", **(headers or {})}
+    try:
+        return await client.post(url, content=content, headers=all_headers, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        return SendResult.retry(f"timed out after {timeout:g}s ({type(exc).__name__})")
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        return SendResult.fail(f"bad URL: {type(exc).__name__}")
+    except httpx.ConnectError as exc:
+        return SendResult.retry(f"connection failed: {exc}")
+    except httpx.HTTPError as exc:  # protocol errors, dropped connections, proxy errors
+        return SendResult.retry(f"{type(exc).__name__}: {exc}")
+
+
+def fingerprint(secret: str) -> str:
+    """A short, stable, non-reversible tag telling two robots apart in listings."""
+    return "#" + hashlib.sha256(secret.encode()).hexdigest()[:6]
+
+
+def redact(result: SendResult, secrets: Iterable[str | None]) -> SendResult:
+    """Last line of defence: no secret leaves a notifier inside a result's detail."""
+    detail = result.detail
+    for secret in secrets:
+        if secret and secret in detail:
+            detail = detail.replace(secret, "***")
+    if detail == result.detail:
+        return result
+    return SendResult(result.status, detail, result.retry_after)
+
+
+# Path segments that look like tokens: long, with both letters and digits (Slack's
+# /services/T../B../XXXX, Feishu's /hook/<uuid>, Discord's /webhooks/<id>/<token>).
+_TOKENISH = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{16,}$")
+
+
+def mask_url(url: str, secrets: Iterable[str | None] = ()) -> str:
+    """The URL with userinfo dropped, every query value and token-like path segment masked."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    segments = ["***" if _TOKENISH.match(s) else s for s in parts.path.split("/")]
+    path = "/".join(segments)
+    for secret in secrets:
+        if secret:
+            path = path.replace(secret, "***")
+    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)],
+                      safe="*")
+    return urlunsplit((parts.scheme, host, path, query, ""))
+
+
+class MinInterval:
+    """Keeps at least `seconds` between a notifier's requests, for per-second budgets
+    (Feishu's 5/s, Slack's ~1/s) that the dispatcher's per-minute rate cannot see."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        # Reserve the slot before sleeping so concurrent senders queue up in order.
+        now = time.monotonic()
+        start = max(now, self._next)
+        self._next = start + self.seconds
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class HttpSettings(NotifierSettings):
+    """Settings every HTTP notifier has: how long to wait for the service's answer."""
+
+    # Standard Webhooks suggests 15-30 s; chat services answer in well under a second.
+    timeout: float = Field(15.0, gt=0, le=120)
+
+
+def check_http_url(url: str | None) -> str | None:
+    """A pydantic validator body: the URL (when given) must be absolute http(s)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return url
