@@ -7,9 +7,10 @@ TimelineError, shown as one line per problem with exit code 1, never a traceback
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from timeline import __version__
+from timeline.config import Settings, load_settings
 from timeline.errors import TimelineError, ValidationFailed
 from timeline.feed import render_feed
 from timeline.formatting import format_when
@@ -170,6 +172,182 @@ def ics(tags: tuple[str, ...], stories: tuple[str, ...], output: Path | None, la
     tmp.write_bytes(feed)
     tmp.replace(output)  # atomic: a subscriber never reads half a feed
     click.echo(f"wrote {output} ({len(feed)} bytes)", err=True)
+
+
+config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False,
+                              path_type=Path), help="Deployment settings (YAML). Default: "
+                              "events.yaml, SQLite timeline.db, console notifier.")
+
+
+def _settings(config_path: Path | None) -> Settings:
+    return load_settings(config_path)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines would show tokens
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+@cli.command()
+@config_option
+@click.option("--watch", is_flag=True, help="Reload events.yaml when the file changes.")
+@click.option("--no-server", is_flag=True, help="Do not serve the feed and page.")
+@click.option("-v", "--verbose", is_flag=True)
+@friendly_errors
+def run(config_path: Path | None, watch: bool, no_server: bool, verbose: bool) -> None:
+    """Run the reminder daemon (and the feed server) until SIGTERM/SIGINT."""
+    from timeline.daemon import run_daemon
+
+    _logging(verbose)
+    settings = _settings(config_path)
+    sys.exit(run_daemon(settings, watch=watch, serve=False if no_server else None))
+
+
+@cli.command()
+@config_option
+@click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default from config: 8080).")
+@click.option("-v", "--verbose", is_flag=True)
+@friendly_errors
+def serve(config_path: Path | None, host: str | None, port: int | None, verbose: bool) -> None:
+    """Serve the calendar feed, the timeline page and the JSON API (no reminders)."""
+    from timeline.web.server import run_server
+
+    _logging(verbose)
+    settings = _settings(config_path)
+    run_server(settings.events, host or settings.server.host, port or settings.server.port,
+               base_url=settings.server.base_url)
+
+
+@cli.command()
+@config_option
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]),
+              help="Default: 30 days after --from.")
+@click.option("--notifier", "only", multiple=True, help="Only this notifier (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of rendered text.")
+@friendly_errors
+def preview(config_path: Path | None, first: datetime | None, last: datetime | None,
+            only: tuple[str, ...], as_json: bool) -> None:
+    """Show which reminders would be sent when, rendered, without sending anything."""
+    from timeline.preview import preview_messages
+
+    settings = _settings(config_path)
+    for name in only:
+        if name not in settings.notifiers:
+            raise click.BadParameter(f"unknown notifier {name!r}; configured: "
+                                     f"{', '.join(settings.notifiers)}", param_hint="--notifier")
+    loaded = load_timeline(settings.events)
+    start = first.date() if first else _today()
+    end = last.date() if last else start + timedelta(days=30)
+    items = preview_messages(loaded, settings, start, end, only)
+    if as_json:
+        click.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo(f"no reminders due between {start} and {end}")
+    for item in items:
+        click.echo(f"── {item.due_local:%Y-%m-%d %H:%M %Z} → {item.notifier} "
+                   f"({len(item.message.items) or 1} item(s)) {item.message.key}")
+        click.echo(item.message.text)
+        click.echo()
+
+
+def _open_store(settings: Settings) -> Any:
+    from timeline.store import Store
+
+    return Store.open(settings.store)
+
+
+@cli.command()
+@config_option
+@click.option("--state", type=click.Choice(["pending", "sending", "sent", "retrying", "dead",
+                                            "missed", "cancelled"]), help="Only this state.")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def deliveries(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
+    """The delivery outbox: what was sent, is pending, retrying or dead."""
+    settings = _settings(config_path)
+    store = _open_store(settings)
+    try:
+        rows = store.deliveries(state=state, limit=limit)
+        counts = store.counts()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([_row_json(r) for r in rows], ensure_ascii=False, indent=2))
+        return
+    click.echo("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "the outbox is empty")
+    for row in rows:
+        error = f"  {row.last_error}" if row.last_error else ""
+        click.echo(f"{row.state:<9} {row.due_at:%Y-%m-%d %H:%M}Z  {row.attempts:>2}x  "
+                   f"{row.key}{error}")
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    out = {}
+    for name in ("key", "event_id", "notifier", "state", "attempts", "last_error", "late"):
+        out[name] = getattr(row, name, None)
+    for name in ("due_at", "next_attempt_at", "sent_at"):
+        value = getattr(row, name, None)
+        out[name] = value.isoformat() if value else None
+    return out
+
+
+@cli.command()
+@config_option
+@click.argument("key")
+@friendly_errors
+def retry(config_path: Path | None, key: str) -> None:
+    """Send a dead, missed or cancelled delivery again (the daemon picks it up)."""
+    settings = _settings(config_path)
+    store = _open_store(settings)
+    try:
+        ok = store.retry(key, datetime.now(UTC))
+    finally:
+        store.close()
+    if not ok:
+        click.echo(f"no delivery {key!r} that can be retried", err=True)
+        sys.exit(1)
+    click.echo(f"{key}: queued again; a running daemon sends it at its next wake-up "
+               "(or send SIGHUP to wake it now)")
+
+
+@cli.command("notify-test")
+@config_option
+@click.argument("notifier")
+@friendly_errors
+def notify_test(config_path: Path | None, notifier: str) -> None:
+    """Send a test message through one configured notifier, now."""
+    from timeline.preview import send_test
+
+    settings = _settings(config_path)
+    if notifier not in settings.notifiers:
+        raise click.BadParameter(f"unknown notifier {notifier!r}; configured: "
+                                 f"{', '.join(settings.notifiers)}", param_hint="NOTIFIER")
+    result = send_test(settings, notifier)
+    click.echo(f"{notifier}: {result.status}{': ' + result.detail if result.detail else ''}")
+    sys.exit(0 if result.delivered else 1)
+
+
+@cli.command("notifiers")
+@config_option
+@friendly_errors
+def notifiers_(config_path: Path | None) -> None:
+    """List the installed notifier types and the configured notifiers."""
+    from notifiers.registry import available
+
+    click.echo("installed types:")
+    for name, target in available().items():
+        click.echo(f"  {name:<10} {target}")
+    settings = _settings(config_path)
+    click.echo(f"configured in {settings.source}:")
+    for name, entry in settings.notifiers.items():
+        extra = f", digest {entry.digest.frequency}" if entry.digest else ""
+        click.echo(f"  {name:<10} type {entry.type}{extra}")
 
 
 def main() -> None:

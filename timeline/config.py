@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from timeline.durations import parse_lead
-from timeline.errors import Problem, ValidationFailed
+from timeline.errors import Problem, TimelineError, ValidationFailed
 from timeline.model import DEFAULT_TIMEZONE, TimezoneName
 from timeline.yamlfile import YamlDoc, locate, pydantic_message, read_yaml
 
@@ -107,7 +107,8 @@ class NotifierEntry(_Strict):
     digest: Annotated[DigestSpec | None, BeforeValidator(_parse_digest)] = None
     group: bool = True
     group_max: int = Field(20, ge=1)
-    options: dict[str, Any] = {}
+    # The plugin's keys hold webhook URLs, tokens and passwords: keep them out of repr/logs.
+    options: dict[str, Any] = Field(default={}, repr=False)
 
 
 class RouteMatch(_Strict):
@@ -133,7 +134,7 @@ class Route(_Strict):
 class Settings(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     events: Path = Path("events.yaml")
-    store: str = "sqlite:///timeline.db"
+    store: str = Field("sqlite:///timeline.db", repr=False)  # a URL may carry a password
     timezone: TimezoneName = DEFAULT_TIMEZONE
     lang: Literal["zh", "en"] = "zh"
     server: ServerSettings = ServerSettings()
@@ -161,7 +162,9 @@ def _expand_env(value: Any, path: tuple[Any, ...], doc: YamlDoc,
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        found = os.environ.get(name, default)
+        found = os.environ.get(name)
+        if default is not None and not found:
+            found = default  # as in the shell: `:-` also replaces a variable set to ""
         if found is None:
             problems.append(Problem(doc.file, doc.line(path), ".".join(map(str, path)),
                                     f"environment variable {name} is not set"))
@@ -195,6 +198,10 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
     data = {**data, "source": file}
     if "notifiers" in data:
         data["notifiers"] = _notifier_entries(data["notifiers"], doc, problems)
+        if "routes" not in data and isinstance(data["notifiers"], dict) and data["notifiers"]:
+            # The built-in default route names `console`, which a file's own notifiers
+            # replace; without routes, everything goes to every configured notifier.
+            data["routes"] = [{"notify": list(data["notifiers"])}]
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -213,11 +220,36 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
                 problems.append(Problem(file, doc.line(("routes", index, "notify")),
                                         f"routes[{index}].notify",
                                         f"unknown notifier {name!r} (configured: {known})"))
+    problems.extend(_plugin_problems(settings, doc))
     if problems:
         raise ValidationFailed(problems)
     if base_dir is not None:
         settings = _relative_to(settings, base_dir)
     return settings
+
+
+def _plugin_problems(settings: Settings, doc: YamlDoc) -> list[Problem]:
+    """Each notifier's own keys, checked by its plugin now, so errors name file and line."""
+    from notifiers.registry import load  # the plugin registry sits above the core
+
+    problems = []
+    for name, entry in settings.notifiers.items():
+        base = ("notifiers", name)
+        try:
+            plugin = load(entry.type)
+        except TimelineError as exc:
+            problems.append(Problem(doc.file, doc.line((*base, "type")), f"notifiers.{name}.type",
+                                    str(exc)))
+            continue
+        try:
+            plugin.Settings.model_validate(entry.options)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path = locate(error, base, doc.data.get("notifiers", {}).get(name, {}))
+                # Say what is wrong, never echo the value: it may be a token.
+                problems.append(Problem(doc.file, doc.line(path), ".".join(map(str, path)),
+                                        pydantic_message(error).split(" [type=")[0]))
+    return problems
 
 
 def _relative_to(settings: Settings, base_dir: Path) -> Settings:

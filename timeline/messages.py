@@ -52,7 +52,7 @@ def _day(value: date | datetime) -> date:
 
 def days_left_text(days: int, lang: Lang) -> str:
     if lang == "zh":
-        return "就是今天" if days == 0 else f"还剩{days}天" if days > 0 else f"已过{-days}天"
+        return "就是今天" if days == 0 else f"还有{days}天" if days > 0 else f"已过{-days}天"
     if days == 0:
         return "today"
     return f"{days} day{'s' if days != 1 else ''} left" if days > 0 else f"{-days} days ago"
