@@ -24,6 +24,8 @@ from timeline.workdays import day_info
 __all__ = ["PlannedReminder", "digest_times", "notifiers_for", "plan_reminders"]
 
 Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
+# More than the longest run of days off in China's calendar (Spring Festival: 8-9 days).
+_SHIFT_ROOM = timedelta(days=21)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ def _anchors(event: AnyEvent, loaded: LoadedTimeline, first: date, last: date
         yield "date", norm(event.date), leads
     elif isinstance(event, Recurring) and leads:
         rule = loaded.rules[event.id]
-        longest = max(leads)
+        # Look past `last` by the longest lead plus room for a working-day shift: a reminder
+        # for an occurrence just after a long holiday moves back into the range.
+        longest = max(leads) + _SHIFT_ROOM
         for start in rule.between(first, last + longest + timedelta(days=1)):
             yield "occurs", start, leads
 
@@ -103,7 +107,9 @@ def _due(occurrence: date | datetime, lead: timedelta, settings: Settings
     """Due moment (UTC), whether it was shifted to a working day, whether that was estimated."""
     reminders = settings.reminders
     if isinstance(occurrence, datetime):
-        return (occurrence - lead).astimezone(UTC), False, False
+        # Subtract in UTC: aware arithmetic in a zone with DST is wall-clock arithmetic, so
+        # "2h before" 04:00 on the spring-forward day would land on a nonexistent 02:00.
+        return occurrence.astimezone(UTC) - lead, False, False
     tz = _zone(settings)
     local = datetime.combine(occurrence, reminders.send_at, tzinfo=tz) - lead
     if not reminders.working_days_only:
