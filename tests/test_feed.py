@@ -499,3 +499,26 @@ def test_timed_recurring_expands_in_its_own_zone(timed: LoadedTimeline) -> None:
     assert starts == [datetime(2024, 6, d, 9, 0, tzinfo=new_york) for d in (4, 18, 25)]
     assert all(e["DTEND"].dt - e["DTSTART"].dt == timedelta(hours=1) for e in instances)
 
+
+
+def test_leap_day_rule_renders_and_says_holidays_are_estimated() -> None:
+    loaded = parse_timeline("""
+stories:
+  - {id: s, title: 故事, source: {newspaper: 报纸}, published: 2024-01-01}
+events:
+  - id: leap
+    story: s
+    kind: recurring
+    title: 闰日
+    source: 原文
+    every: yearly
+    start: 2024-02-29
+    except: [cn-holidays]
+""")
+    calendar = icalendar.Calendar.from_ical(render_feed(loaded))
+    event = by_uid(calendar)["leap"]
+    assert event["DTSTART"].dt == date(2024, 2, 29)
+    # Open-ended and skipping holidays: years past the published calendar are estimates.
+    assert "节假日尚未公布" in str(event["DESCRIPTION"])
+    days = occurrence_days(calendar, "leap", date(2024, 1, 1), date(2032, 12, 31))
+    assert days == [date(2024, 2, 29), date(2028, 2, 29), date(2032, 2, 29)]
