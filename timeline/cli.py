@@ -240,7 +240,7 @@ def preview(config_path: Path | None, first: datetime | None, last: datetime | N
             raise click.BadParameter(f"unknown notifier {name!r}; configured: "
                                      f"{', '.join(settings.notifiers)}", param_hint="--notifier")
     loaded = load_timeline(settings.events)
-    start = first.date() if first else _today()
+    start = first.date() if first else _today(loaded.timeline.tz)
     end = last.date() if last else start + timedelta(days=30)
     items = preview_messages(loaded, settings, start, end, only)
     if as_json:
