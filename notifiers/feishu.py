@@ -135,12 +135,13 @@ class FeishuNotifier(Notifier):
             secret = self.settings.secret.get_secret_value()
             extra = {"timestamp": str(ts), "sign": sign(secret, ts)}
         body = json_bytes({**extra, **self._body(message, text)})
-        # JSON escaping makes the overshoot only roughly proportional: a few passes settle it.
-        for _ in range(5):
-            excess = len(body) - BODY_LIMIT
-            if excess <= 0:
+        # JSON escaping and the per-paragraph markup grow with the text, so shrink the text
+        # in proportion to the overshoot; a pass or two settles it.
+        for _ in range(8):
+            if len(body) <= BODY_LIMIT:
                 break
-            text = trim_utf8(text, max(0, utf8_len(text) - excess - 256), marker)
+            target = utf8_len(text) * BODY_LIMIT // len(body) - 64
+            text = trim_utf8(text, max(0, target), marker)
             body = json_bytes({**extra, **self._body(message, text)})
         return body
 
