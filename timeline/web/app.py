@@ -1,0 +1,243 @@
+"""The HTTP app: routes for the page, the feeds, the JSON API, health and metrics.
+
+Every request reads one `Snapshot` of the `TimelineSource`, so a reload by the daemon takes
+effect on the next request and no response mixes two versions. Feeds come from `FeedCache`
+(rendered once per version); the page is cached per (version, language, day, base URL).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from datetime import date, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from timeline.formatting import Lang
+from timeline.occurrences import matches
+from timeline.web import negotiate as neg
+from timeline.web.agenda import upcoming_json
+from timeline.web.feeds import FeedCache, FeedKey
+from timeline.web.openapi import openapi
+from timeline.web.page import render_page
+from timeline.web.source import Snapshot, TimelineSource
+
+__all__ = ["FEED_KINDS", "create_app"]
+
+log = logging.getLogger("timeline.web")
+
+FEED_KINDS = ("calendar", "tag", "story")
+# Calendar apps poll every few hours anyway; a short max-age keeps a reload visible soon,
+# and revalidation is a cheap 304.
+FEED_CACHE_CONTROL = "public, max-age=900"
+PAGE_HEADERS = {
+    "Cache-Control": "public, max-age=300",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+MAX_UPCOMING_DAYS = 3660
+
+
+async def _call(func: Callable[[], Any]) -> Any:
+    """Health and metrics callables may be plain or async (the daemon's store is async)."""
+    result = func()
+    return await result if inspect.isawaitable(result) else result
+
+
+def create_app(source: TimelineSource, *, base_url: str | None = None,
+               today: Callable[[], date] | None = None,
+               health: Callable[[], dict[str, Any]] | None = None,
+               metrics: Callable[[], str] | None = None, lang: Lang = "zh",
+               feed_cache_size: int = 64) -> Starlette:
+    """The web app serving `source`. `today` defaults to the date in the timeline's zone;
+    `base_url` (e.g. https://cal.example.org) defaults to each request's own; `lang` is
+    the language when a request gives no `?lang=`."""
+    cache = FeedCache(feed_cache_size)
+    pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+    requests: Counter[str] = Counter()
+    not_modified: Counter[str] = Counter()
+    default_lang = lang
+
+    def current_day(snap: Snapshot) -> date:
+        if today is not None:
+            return today()
+        # The timeline's zone, not the machine's: "days left" is a Shanghai matter.
+        return datetime.now(snap.loaded.timeline.tz).date()
+
+    async def feed_response(request: Request, kind: str, tags: list[str],
+                            stories: list[str]) -> Response:
+        requests[kind] += 1
+        lang = neg.language(request, default_lang)
+        snap = source.snapshot()
+        neg.check_known(snap, tags, stories)
+        key = FeedKey.of(tags, stories, lang)
+        feed = await cache.get(snap, key)
+        gzipped = neg.accepts_gzip(request.headers.get("accept-encoding", ""))
+        headers = {"ETag": feed.gzip_etag if gzipped else feed.etag,
+                   "Cache-Control": FEED_CACHE_CONTROL, "Vary": "Accept-Encoding"}
+        if feed.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(feed.last_modified, usegmt=True)
+        if neg.not_modified(request, feed):
+            not_modified[kind] += 1
+            return Response(status_code=304, headers=headers)
+        body = feed.gzipped if gzipped else feed.body
+        headers["Content-Disposition"] = f'attachment; filename="{neg.filename(key)}"'
+        headers["Content-Length"] = str(len(body))
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return Response(b"" if request.method == "HEAD" else body, headers=headers,
+                        media_type="text/calendar; charset=utf-8")
+
+    async def calendar(request: Request) -> Response:
+        return await feed_response(request, "calendar", neg.slugs(request, "tag"),
+                                   neg.slugs(request, "story"))
+
+    def stable_only(request: Request) -> None:
+        if "tag" in request.query_params or "story" in request.query_params:
+            raise neg.bad_request("this feed's filter is in its path; combine filters with "
+                       "/calendar.ics?tag=…&story=…")
+
+    async def tag_feed(request: Request) -> Response:
+        stable_only(request)
+        return await feed_response(request, "tag", [request.path_params["tag"]], [])
+
+    async def story_feed(request: Request) -> Response:
+        stable_only(request)
+        return await feed_response(request, "story", [], [request.path_params["story"]])
+
+    async def page(request: Request) -> Response:
+        lang = neg.language(request, default_lang)
+        snap = source.snapshot()
+        day = current_day(snap)
+        base = (base_url or str(request.base_url)).rstrip("/")
+        key = (snap.version, lang, day, base)
+        html = pages.get(key)
+        if html is None:
+            html = render_page(snap, today=day, lang=lang, base_url=base,
+                               default_lang=default_lang).encode()
+            pages[key] = html
+            while len(pages) > 32:  # the Host header varies per client; stay bounded
+                pages.popitem(last=False)
+        return HTMLResponse(html, headers=PAGE_HEADERS)
+
+    async def api_events(request: Request) -> Response:
+        tags, stories = neg.slugs(request, "tag"), neg.slugs(request, "story")
+        snap = source.snapshot()
+        neg.check_known(snap, tags, stories)
+        timeline = snap.loaded.timeline
+        return JSONResponse({
+            "version": snap.version,
+            "timezone": timeline.timezone,
+            "stories": [s.model_dump(mode="json") for s in timeline.stories
+                        if not stories or s.id in stories],
+            # by_alias: the JSON uses the events file's names (`except`, not `except_`).
+            "events": [e.model_dump(mode="json", by_alias=True) for e in timeline.events
+                       if matches(e, tags, stories)],
+        })
+
+    async def api_upcoming(request: Request) -> Response:
+        tags, stories = neg.slugs(request, "tag"), neg.slugs(request, "story")
+        raw = request.query_params.get("days", "30")
+        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_UPCOMING_DAYS:
+            raise neg.bad_request(f"bad days {raw[:20]!r}: "
+                                  f"a whole number from 1 to {MAX_UPCOMING_DAYS}")
+        days = int(raw)
+        snap = source.snapshot()
+        neg.check_known(snap, tags, stories)
+        day = current_day(snap)
+        return JSONResponse({
+            "version": snap.version, "today": day.isoformat(), "days": days,
+            "occurrences": upcoming_json(snap.loaded, day, days, tags=tags, stories=stories),
+        })
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi())
+
+    async def healthz(request: Request) -> Response:
+        version = source.version
+        if health is None:
+            return JSONResponse({"status": "ok", "timeline_version": version})
+        try:
+            data = dict(await _call(health))
+        except Exception:
+            log.exception("health check failed")
+            data = {"ok": False, "error": "health check failed"}
+        data.setdefault("timeline_version", version)
+        status = 503 if data.get("ok") is False else 200
+        # default=str: the daemon reports datetimes (next_due, last_delivery) as they are.
+        body = json.dumps(data, ensure_ascii=False, default=str)
+        return Response(body, status_code=status, media_type="application/json")
+
+    async def metrics_text(request: Request) -> Response:
+        lines = [
+            "# HELP timeline_feed_requests_total Feed requests, by kind of path.",
+            "# TYPE timeline_feed_requests_total counter",
+            *(f'timeline_feed_requests_total{{kind="{k}"}} {requests[k]}' for k in FEED_KINDS),
+            "# HELP timeline_feed_not_modified_total Feed requests answered 304, by kind.",
+            "# TYPE timeline_feed_not_modified_total counter",
+            *(f'timeline_feed_not_modified_total{{kind="{k}"}} {not_modified[k]}'
+              for k in FEED_KINDS),
+            "# HELP timeline_feed_renders_total Feeds rendered (cache misses).",
+            "# TYPE timeline_feed_renders_total counter",
+            f"timeline_feed_renders_total {cache.renders}",
+            "# HELP timeline_version The version of the timeline being served.",
+            "# TYPE timeline_version gauge",
+            f"timeline_version {source.version}",
+        ]
+        text = "\n".join(lines) + "\n"
+        if metrics is not None:
+            try:
+                extra = await _call(metrics)
+            except Exception:
+                log.exception("metrics callable failed")
+                extra = ""
+            text += extra if not extra or extra.endswith("\n") else extra + "\n"
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
+                                headers=exc.headers)
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # The traceback goes to the log (Starlette re-raises to the server), never the client.
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+    routes = [
+        Route("/", page),
+        Route("/calendar.ics", calendar),
+        Route("/feeds/tag/{tag}.ics", tag_feed),
+        Route("/feeds/story/{story}.ics", story_feed),
+        Route("/api/events", api_events),
+        Route("/api/upcoming", api_upcoming),
+        Route("/openapi.json", openapi_json),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics_text),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(
+            GZipMiddleware, minimum_size=1024, compresslevel=6,
+            # Feeds carry their own precomputed gzip form; never compress them again.
+            exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "text/calendar"))],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.state.source = source
+    app.state.feed_cache = cache
+    return app

@@ -1,0 +1,134 @@
+"""The feed cache: every (filter, language) feed is rendered once per timeline version.
+
+A calendar app polls the same URL every few hours and thousands of subscribers poll the same
+few URLs, so a request must cost a dictionary lookup, not a render. The bytes, their gzip
+form, the ETag and Last-Modified are computed together when a version is first asked for;
+`FeedRenderer` keeps per-event VEVENT blocks across versions, so a reload that changed one
+event re-renders one block and re-assembles the rest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio.to_thread
+
+from timeline.feed import FeedRenderer, _default_revision
+from timeline.formatting import Lang
+from timeline.occurrences import matches
+from timeline.web.source import Snapshot
+
+__all__ = ["CachedFeed", "FeedCache", "FeedKey"]
+
+# Level 6 is zlib's default: close to 9 in size for calendar text, several times faster.
+GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class FeedKey:
+    """A feed's identity; tags and stories sorted so `?tag=b,a` shares `?tag=a,b`'s entry."""
+
+    tags: tuple[str, ...] = ()
+    stories: tuple[str, ...] = ()
+    lang: Lang = "zh"
+
+    @classmethod
+    def of(cls, tags: list[str], stories: list[str], lang: Lang) -> FeedKey:
+        return cls(tuple(sorted(set(tags))), tuple(sorted(set(stories))), lang)
+
+
+@dataclass(frozen=True)
+class CachedFeed:
+    version: int
+    body: bytes
+    gzipped: bytes
+    etag: str  # strong: a digest of `body`, quoted
+    gzip_etag: str  # the gzip bytes are another representation, so another strong tag
+    last_modified: datetime | None  # the latest revision among the feed's events, UTC
+
+    def matches_etag(self, header: str) -> bool:
+        """If-None-Match uses weak comparison (RFC 9110 13.1.2), and either form of the
+        tag names the same content."""
+        if header.strip() == "*":
+            return True
+        ours = {self.etag, self.gzip_etag}
+        return any(tag.strip().removeprefix("W/") in ours for tag in header.split(","))
+
+
+class FeedCache:
+    """Rendered feeds by FeedKey, at most `max_entries` of them (least recently used go)."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self._renderer = FeedRenderer()
+        self._entries: OrderedDict[FeedKey, CachedFeed] = OrderedDict()
+        # A thread lock, not an asyncio one: renders run in worker threads, and the app may
+        # be driven by more than one event loop over its life (tests do this).
+        self._lock = threading.Lock()
+        self._max = max_entries
+        self._pruned_for = 0
+        self.renders = 0
+
+    def cached(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.version != snapshot.version:
+            return None
+        return entry
+
+    async def get(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed:
+        """The feed for `key` at `snapshot`'s version, rendered now if not yet cached."""
+        entry = self.cached(snapshot, key)
+        if entry is not None:
+            return entry
+        # A 100,000-event cold render takes seconds; keep the event loop serving meanwhile.
+        return await anyio.to_thread.run_sync(self.get_sync, snapshot, key)
+
+    def get_sync(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed:
+        with self._lock:
+            # Checked again under the lock: concurrent first requests render only once.
+            entry = self.cached(snapshot, key)
+            if entry is None:
+                entry = self._render(snapshot, key)
+                self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+            return entry
+
+    def _render(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed:
+        loaded = snapshot.loaded
+        if self._pruned_for != snapshot.version:
+            # Blocks of deleted events would otherwise live as long as the process.
+            self._renderer.forget(e.id for e in loaded.timeline.events)
+            self._pruned_for = snapshot.version
+        body = self._renderer.render(loaded, tags=key.tags, stories=key.stories,
+                                     revisions=snapshot.revisions, lang=key.lang)
+        self.renders += 1
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        return CachedFeed(
+            version=snapshot.version,
+            body=body,
+            gzipped=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
+            etag=f'"{digest}"',
+            gzip_etag=f'"{digest}-gzip"',
+            last_modified=last_modified(snapshot, key),
+        )
+
+
+def last_modified(snapshot: Snapshot, key: FeedKey) -> datetime | None:
+    """The newest revision time among the feed's events (whole seconds, as HTTP dates are)."""
+    timeline = snapshot.loaded.timeline
+    stories = {s.id: s for s in timeline.stories}
+    newest: datetime | None = None
+    for event in timeline.events:
+        if not matches(event, key.tags, key.stories):
+            continue
+        # The same default the feed's LAST-MODIFIED uses, so header and body agree.
+        revision = snapshot.revisions.get(event.id) or _default_revision(stories[event.story])
+        if newest is None or revision.modified > newest:
+            newest = revision.modified
+    return newest.replace(microsecond=0) if newest is not None else None

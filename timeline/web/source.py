@@ -1,0 +1,61 @@
+"""What the web app publishes: the current timeline, its revisions and a version number.
+
+The daemon owns one `TimelineSource` and calls `update()` after each reload; the app reads
+`snapshot()` on every request, so a reload is picked up without restarting the server. The
+version number is what the feed cache keys on: a new version means "render again" (only the
+changed events are actually re-rendered, see `timeline.feed.FeedRenderer`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from timeline.feed import Revision
+from timeline.loader import LoadedTimeline
+
+__all__ = ["Snapshot", "TimelineSource"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view: a request never mixes an old timeline with new revisions."""
+
+    loaded: LoadedTimeline
+    revisions: Mapping[str, Revision]
+    version: int
+
+
+class TimelineSource:
+    """Holds the timeline being served; `update()` is safe to call from any thread."""
+
+    def __init__(self, loaded: LoadedTimeline,
+                 revisions: Mapping[str, Revision] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._snapshot = Snapshot(loaded, dict(revisions or {}), 1)
+
+    def update(self, loaded: LoadedTimeline,
+               revisions: Mapping[str, Revision] | None = None) -> int:
+        """Publish a newly loaded timeline; returns the new version."""
+        with self._lock:
+            version = self._snapshot.version + 1
+            # Copy the mapping: the caller may keep mutating its own dict.
+            self._snapshot = Snapshot(loaded, dict(revisions or {}), version)
+            return version
+
+    def snapshot(self) -> Snapshot:
+        # A single attribute read is atomic, so readers need no lock.
+        return self._snapshot
+
+    @property
+    def loaded(self) -> LoadedTimeline:
+        return self._snapshot.loaded
+
+    @property
+    def revisions(self) -> Mapping[str, Revision]:
+        return self._snapshot.revisions
+
+    @property
+    def version(self) -> int:
+        return self._snapshot.version
