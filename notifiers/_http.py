@@ -169,10 +169,13 @@ def fingerprint(secret: str) -> str:
 
 
 def redact(result: SendResult, secrets: Iterable[str | None]) -> SendResult:
-    """Last line of defence: no secret leaves a notifier inside a result's detail."""
+    """Last line of defence: no secret leaves a notifier inside a result's detail.
+
+    Strings under 6 characters are left alone: no real credential is that short, and
+    masking every "ops" or "x" would garble the detail."""
     detail = result.detail
     for secret in secrets:
-        if secret and secret in detail:
+        if secret and len(secret) >= 6 and secret in detail:
             detail = detail.replace(secret, "***")
     if detail == result.detail:
         return result

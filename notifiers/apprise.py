@@ -8,10 +8,11 @@ so a failure is classed retryable and left to the dispatcher's retry limit.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from notifiers.base import Message, Notifier, NotifierSettings, SendResult
 from timeline.errors import ConfigError
@@ -36,6 +37,13 @@ class AppriseNotifier(Notifier):
     class Settings(NotifierSettings):
         type: Literal["apprise"] = "apprise"
         urls: list[str] = Field(min_length=1)  # apprise URLs; they embed credentials
+
+        @model_validator(mode="after")
+        def _installed(self) -> AppriseNotifier.Settings:
+            # Checked with the settings so `timeline check` reports it at the config's line.
+            if importlib.util.find_spec("apprise") is None:
+                raise ValueError(f"needs the apprise package: {INSTALL_HINT}")
+            return self
 
     settings: Settings
 

@@ -17,7 +17,7 @@ from email.utils import formatdate
 from html import escape
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, FilePath, SecretStr, model_validator
 
 from notifiers._http import redact
 from notifiers._text import plain_body
@@ -103,6 +103,8 @@ class EmailNotifier(Notifier):
         to: list[str] = Field(min_length=1)
         security: Literal["starttls", "tls", "none"] = "starttls"
         timeout: float = Field(30.0, gt=0, le=300)
+        # PEM CA bundle to trust instead of the system's, for a server with a private CA.
+        ca_file: FilePath | None = None
 
         @model_validator(mode="after")
         def _credentials_paired(self) -> EmailNotifier.Settings:
@@ -122,7 +124,7 @@ class EmailNotifier(Notifier):
 
     def _deliver(self, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.ca_file)
         smtp: smtplib.SMTP
         if s.security == "tls":
             smtp = smtplib.SMTP_SSL(s.host, self._port(), timeout=s.timeout, context=context)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -152,3 +156,53 @@ def test_settings() -> None:
                        "username": "u"}, httpx.AsyncClient())
     with pytest.raises(ConfigError, match="'mail' \\(email\\): from"):
         build("mail", {"type": "email", "host": "h", "to": ["y@e"]}, httpx.AsyncClient())
+
+
+# -- TLS: a throwaway certificate for 127.0.0.1, trusted through `ca_file` ---------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True)
+    return cert, key
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_modes_with_login(security: str, certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, port = Inbox(), _free_port()
+    # STARTTLS: the server insists on it and refuses AUTH before it; tls: TLS from the start
+    # (aiosmtpd cannot tell that socket is encrypted, hence auth_require_tls=False there).
+    options: dict[str, Any] = (
+        {"tls_context": server_tls, "require_starttls": True} if security == "starttls"
+        else {"ssl_context": server_tls, "auth_require_tls": False})
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=_authenticate,
+                            **options)
+    controller.start()
+    try:
+        settings = _settings(port, security=security, username="robot", password="s3cret-pw")
+        trusted = build("mail", {**settings, "ca_file": str(cert)}, httpx.AsyncClient())
+        assert (await trusted.send(sample_message())).delivered
+        assert len(inbox.messages) == 1
+        # Without the CA the certificate cannot be verified: a settings problem, not a blip.
+        untrusted = build("mail", settings, httpx.AsyncClient())
+        result = await untrusted.send(sample_message())
+        assert result.status == "permanent" and "TLS" in result.detail
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()
