@@ -26,17 +26,24 @@ __all__ = ["DigestSpec", "NotifierEntry", "Route", "Settings", "load_settings"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A notifier's name ends every delivery key (`event/occurrence/lead/notifier`), which is also
+# the Standard Webhooks id: no '/', which splits the key, and no '.', which the id may not hold.
+_NOTIFIER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # Keys every notifier entry may carry; the rest belongs to the plugin's own settings.
 _COMMON_NOTIFIER_KEYS = {"digest", "reminders", "group", "group_max"}
 
 
 def _parse_time(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 09:00 as the sexagesimal number 540.
+        # YAML 1.1 reads an unquoted 9:00 as the sexagesimal number 540 (09:00 stays text).
         return time(value // 60, value % 60)
     if isinstance(value, str):
+        text = value.strip()
+        # One-digit hours too: "0:05" is text to YAML while 1:05 is a number, and both
+        # mean the same kind of clock time.
+        text = "0" + text if re.match(r"^\d:", text) else text
         try:
-            return time.fromisoformat(value.strip())
+            return time.fromisoformat(text)
         except ValueError:
             raise ValueError(f"bad time {value!r}: write HH:MM, e.g. \"09:00\"") from None
     return value
@@ -179,6 +186,10 @@ def _notifier_entries(raw: Any, doc: YamlDoc, problems: list[Problem]) -> Any:
         return raw
     entries = {}
     for name, body in raw.items():
+        if not _NOTIFIER_NAME.match(name):
+            problems.append(Problem(doc.file, doc.line(("notifiers", name)), f"notifiers.{name}",
+                                    "a notifier name may use letters, digits, '-' and '_' only"))
+            continue
         if not isinstance(body, dict):
             problems.append(Problem(doc.file, doc.line(("notifiers", name)), f"notifiers.{name}",
                                     "expected a mapping with at least `type`"))
@@ -194,14 +205,17 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
     problems = list(doc.problems)
     if not isinstance(doc.data, dict):
         raise ValidationFailed([Problem(file, 1, "(file)", "expected a mapping of settings")])
-    data = _expand_env(doc.data, (), doc, problems)
+    unset: list[Problem] = []
+    data = _expand_env(doc.data, (), doc, unset)
     data = {**data, "source": file}
+    raw_notifiers = data.get("notifiers") if isinstance(data.get("notifiers"), dict) else {}
     if "notifiers" in data:
         data["notifiers"] = _notifier_entries(data["notifiers"], doc, problems)
-        if "routes" not in data and isinstance(data["notifiers"], dict) and data["notifiers"]:
+        if "routes" not in data and isinstance(data["notifiers"], dict):
             # The built-in default route names `console`, which a file's own notifiers
             # replace; without routes, everything goes to every configured notifier.
-            data["routes"] = [{"notify": list(data["notifiers"])}]
+            names = list(data["notifiers"])
+            data["routes"] = [{"notify": names}] if names else []
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -212,20 +226,28 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
                 continue
             problems.append(Problem(file, doc.line(path), ".".join(map(str, path)),
                                     pydantic_message(error)))
-        raise ValidationFailed(problems) from None
+        raise _failed(problems, unset) from None
     for index, route in enumerate(settings.routes):
         for name in route.notify:
-            if name not in settings.notifiers:
+            # A notifier the file has but that was rejected above is reported there already.
+            if name not in settings.notifiers and name not in raw_notifiers:
                 known = ", ".join(sorted(settings.notifiers)) or "none"
                 problems.append(Problem(file, doc.line(("routes", index, "notify")),
                                         f"routes[{index}].notify",
                                         f"unknown notifier {name!r} (configured: {known})"))
     problems.extend(_plugin_problems(settings, doc))
-    if problems:
-        raise ValidationFailed(problems)
+    if problems or unset:
+        raise _failed(problems, unset)
     if base_dir is not None:
         settings = _relative_to(settings, base_dir)
     return settings
+
+
+def _failed(problems: list[Problem], unset: list[Problem]) -> ValidationFailed:
+    """An unset variable leaves its value empty; report that once, not also what the
+    empty value then breaks (`must not be empty`, `not a valid integer`)."""
+    named = {p.subject for p in unset}
+    return ValidationFailed(unset + [p for p in problems if p.subject not in named])
 
 
 def _plugin_problems(settings: Settings, doc: YamlDoc) -> list[Problem]:
