@@ -1,0 +1,121 @@
+"""Engines and transactions: where SQLite and PostgreSQL are told apart.
+
+Writes are serialized per concern so that two processes on one database never interleave:
+on SQLite every write transaction starts with `BEGIN IMMEDIATE` (the database write lock,
+taken up front rather than on first write, so busy_timeout can wait for it instead of
+failing with SQLITE_BUSY when a read lock cannot be upgraded); on PostgreSQL planning and
+event syncing take a transaction-scoped advisory lock, and claims rely on row locks with
+`FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Literal
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from timeline.errors import ConfigError
+
+__all__ = ["DEFAULT_URL", "StoreBase", "engine_url", "make_engine"]
+
+DEFAULT_URL = "sqlite:///timeline.db"
+_WRITE = "timeline_write"  # execution option read by the SQLite `begin` hook
+# Advisory lock ids (PostgreSQL): arbitrary constants, one per serialized concern.
+_LOCKS = {"schema": 7_301_001, "events": 7_301_002, "plan": 7_301_003}
+LockName = Literal["schema", "events", "plan"]
+
+
+def engine_url(url: str) -> URL:
+    """The SQLAlchemy URL for a store URL: `sqlite:///path` or `postgresql://user@host/db`
+    (driven by psycopg 3); anything else is a ConfigError naming what is supported."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"bad store URL {url!r}: expected sqlite:///path/to/timeline.db "
+                          "or postgresql://user@host/database") from None
+    name = parsed.drivername
+    if name in ("sqlite", "sqlite+pysqlite"):
+        return parsed.set(drivername="sqlite+pysqlite")
+    if name in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ConfigError(f"unsupported store URL scheme {name!r}: use sqlite:///path/to/timeline.db "
+                      "or postgresql://user@host/database")
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling would BEGIN lazily (and DEFERRED); turn it off so
+    # the `begin` hook below decides how each transaction starts.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    # Wait for another writer (thread or process) instead of failing at once.
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    # WAL: readers never block the writer and vice versa; the setting sticks to the file.
+    cursor.execute("PRAGMA journal_mode = WAL")
+    # FULL: a commit (a delivery marked sent) survives a power cut too, so it is not resent.
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            # One shared connection, or every pooled connection would see its own empty
+            # database; StoreBase serializes its use with a lock.
+            engine = create_engine(url, poolclass=StaticPool,
+                                   connect_args={"check_same_thread": False})
+        else:
+            # A file database gets a QueuePool whose connections may move between threads.
+            engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    # A daemon outlives database restarts and fail-overs: test connections before use.
+    return create_engine(url, pool_pre_ping=True)
+
+
+class StoreBase:
+    """The engine plus read and write transactions; the Store's parts build on this."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "",
+                                                                            ":memory:")
+        self._serial: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self._engine.dialect.name
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection in a read transaction (a consistent snapshot on both backends)."""
+        with self._serial, self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self, lock: LockName | None = None) -> Iterator[Connection]:
+        """A write transaction, committed on success; `lock` serializes it with every other
+        transaction taking the same lock, in any process."""
+        with self._serial, self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                if lock is not None and self._postgres:
+                    conn.execute(select(func.pg_advisory_xact_lock(_LOCKS[lock])))
+                yield conn

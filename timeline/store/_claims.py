@@ -1,0 +1,124 @@
+"""The outbox, sending side: claiming due deliveries under a lease and recording outcomes.
+
+A claim moves a row to `sending` with `lease_owner` and `lease_until`; every outcome is
+written only while the row is still `sending` under the same owner, so an owner whose lease
+ran out and whose row was claimed again cannot overwrite the newer claim. Owners must be
+unique per claiming process (host, pid and a random part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, select, update
+
+from timeline.store._base import StoreBase
+from timeline.store._outbox import chunks, to_delivery
+from timeline.store._records import RETRYABLE_STATES, Delivery, utc
+from timeline.store._schema import ACTIVE, SENDING, deliveries, run_at, state_in
+
+__all__ = ["ClaimsMixin"]
+
+
+
+class ClaimsMixin(StoreBase):
+    def _take(self, conn: Connection, picked: Select[Any], values: dict[str, Any]
+              ) -> list[Delivery]:
+        """Update the rows `picked` selects (their keys) and return them as claimed."""
+        if self._postgres:
+            # Locked rows are skipped, not waited for, so concurrent claimers each get
+            # other rows. MATERIALIZED runs the pick exactly once: were the planner to
+            # rescan a plain IN-subquery, SKIP LOCKED + LIMIT could pick a second set.
+            cte = (picked.with_for_update(skip_locked=True).cte("picked")
+                   .prefix_with("MATERIALIZED"))
+            where = deliveries.c.key.in_(select(cte.c.key))
+        else:
+            # SQLite: the transaction began IMMEDIATE, so no one else writes meanwhile.
+            where = deliveries.c.key.in_(picked.scalar_subquery())
+        stmt = update(deliveries).where(where).values(**values).returning(*deliveries.c)
+        return [to_delivery(row) for row in conn.execute(stmt)]
+
+    def claim_due(self, now: datetime, owner: str, limit: int = 100,
+                  lease: float = 60.0) -> list[Delivery]:
+        """Claim up to `limit` deliveries that are due (and those whose sender's lease ran
+        out: it crashed), earliest first. Each comes back `sending`, leased to `owner` until
+        now + `lease` seconds, its attempt counted. No two claimers ever get the same row."""
+        now = utc(now)
+        if limit <= 0:
+            return []
+        values = {"state": "sending", "lease_owner": owner,
+                  "lease_until": now + timedelta(seconds=lease),
+                  "attempts": deliveries.c.attempts + 1, "updated_at": now}
+        with self._write() as conn:
+            # Abandoned claims first: they are overdue by at least one lease already.
+            stale = (select(deliveries.c.key).where(SENDING, deliveries.c.lease_until <= now)
+                     .order_by(deliveries.c.lease_until, deliveries.c.key).limit(limit))
+            claimed = self._take(conn, stale, values)
+            if len(claimed) < limit:
+                ready = (select(deliveries.c.key).where(ACTIVE, run_at <= now)
+                         .order_by(run_at, deliveries.c.key).limit(limit - len(claimed)))
+                claimed += self._take(conn, ready, values)
+        # RETURNING gives no order; the caller gets them in due order.
+        return sorted(claimed, key=lambda d: (d.run_at, d.key))
+
+    def _finish(self, key: str, owner: str, values: dict[str, Any]) -> bool:
+        stmt = (update(deliveries)
+                .where(deliveries.c.key == key, SENDING, deliveries.c.lease_owner == owner)
+                .values(**values))
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def mark_sent(self, key: str, owner: str, now: datetime, *, late: bool = False) -> bool:
+        """Record a delivery as sent (`late`: after its due time, e.g. the daemon was down).
+        False when `owner` no longer holds the claim."""
+        now = utc(now)
+        return self._finish(key, owner, {"state": "sent", "sent_at": now, "late": late,
+                                         "lease_until": None, "updated_at": now})
+
+    def mark_retry(self, key: str, owner: str, next_attempt_at: datetime, error: str, *,
+                   now: datetime | None = None) -> bool:
+        """Record a failed attempt to be retried at `next_attempt_at`."""
+        now = utc(now or datetime.now(UTC))
+        return self._finish(key, owner, {"state": "retrying", "last_error": error,
+                                         "next_attempt_at": utc(next_attempt_at),
+                                         "lease_until": None, "updated_at": now})
+
+    def mark_dead(self, key: str, owner: str, error: str, now: datetime) -> bool:
+        """Dead-letter a delivery: retrying cannot help, or the retries ran out."""
+        now = utc(now)
+        return self._finish(key, owner, {"state": "dead", "last_error": error,
+                                         "lease_until": None, "updated_at": now})
+
+    def release(self, key: str, owner: str, *, now: datetime | None = None) -> bool:
+        """Give a claim back unsent (clean shutdown): pending again, the attempt not counted.
+        A retry's `next_attempt_at` stays, so it still waits for its back-off."""
+        now = utc(now or datetime.now(UTC))
+        return self._finish(key, owner, {"state": "pending",
+                                         "attempts": deliveries.c.attempts - 1,
+                                         "lease_owner": None, "lease_until": None,
+                                         "updated_at": now})
+
+    def mark_missed(self, keys: Iterable[str], now: datetime) -> int:
+        """Record waiting deliveries as missed (fell due too long ago to send); returns how
+        many. Claimed ones are left to their owner."""
+        now = utc(now)
+        missed = 0
+        with self._write() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                stmt = (update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
+                        .values(state="missed", lease_until=None, updated_at=now))
+                missed += conn.execute(stmt).rowcount
+        return missed
+
+    def retry(self, key: str, now: datetime) -> bool:
+        """Send a dead, missed or cancelled delivery again, due now, with a fresh count of
+        attempts. False when the key is unknown or the delivery is not in such a state.
+        `due_at` keeps the planned time; `next_attempt_at` says "now"."""
+        now = utc(now)
+        stmt = (update(deliveries).where(deliveries.c.key == key, state_in(RETRYABLE_STATES))
+                .values(state="pending", next_attempt_at=now, attempts=0, lease_owner=None,
+                        lease_until=None, updated_at=now))
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount == 1

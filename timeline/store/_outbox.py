@@ -1,0 +1,233 @@
+"""The outbox, planning side: the plan's deliveries go in, moved ones follow, dropped ones
+are cancelled; and the read-only questions the CLI and the daemon ask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    DateTime,
+    Row,
+    Text,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from timeline.store._base import StoreBase
+from timeline.store._records import (
+    ACTIVE_STATES,
+    OUTCOME_STATES,
+    STATES,
+    Delivery,
+    PlannedDelivery,
+    utc,
+)
+from timeline.store._schema import (
+    ACTIVE,
+    UTCDateTime,
+    deliveries,
+    encode_json,
+    run_at,
+    state_in,
+)
+
+__all__ = ["OutboxMixin", "to_delivery"]
+
+T = TypeVar("T")
+# Rows per statement: far below SQLite's 32766 bound parameters, big enough to be fast.
+CHUNK = 1000
+
+_MOVE = (
+    update(deliveries)
+    .where(deliveries.c.key == bindparam("b_key"), ACTIVE)
+    .values(due_at=bindparam("due_at"), payload=bindparam("payload"),
+            updated_at=bindparam("updated_at"))
+)
+# A cancelled delivery the plan wants again (its event moved back): waiting once more.
+_REVIVE = (
+    update(deliveries)
+    .where(deliveries.c.key == bindparam("b_key"), state_in(["cancelled"]))
+    .values(state="pending", due_at=bindparam("due_at"), payload=bindparam("payload"),
+            updated_at=bindparam("updated_at"), next_attempt_at=None, attempts=0,
+            lease_owner=None, lease_until=None)
+)
+
+
+_COLUMNS = ["key", "event_id", "notifier", "due_at", "state", "attempts", "late", "payload",
+            "created_at", "updated_at"]
+# RETURNING also lets SQLAlchemy send many rows per statement ("insertmanyvalues").
+_SQLITE_INSERT = (sqlite.insert(deliveries).on_conflict_do_nothing(index_elements=["key"])
+                  .returning(deliveries.c.key))
+_planned = func.unnest(
+    bindparam("keys", type_=ARRAY(Text)), bindparam("event_ids", type_=ARRAY(Text)),
+    bindparam("notifiers", type_=ARRAY(Text)),
+    bindparam("dues", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("payloads", type_=ARRAY(Text)),
+).table_valued("key", "event_id", "notifier", "due_at", "payload").render_derived("planned")
+_pg_now = bindparam("now", type_=UTCDateTime)
+_PG_INSERT = (
+    postgresql.insert(deliveries)
+    .from_select(_COLUMNS, select(
+        _planned.c.key, _planned.c.event_id, _planned.c.notifier, _planned.c.due_at,
+        literal_column("'pending'"), literal_column("0"), false(), _planned.c.payload,
+        _pg_now, _pg_now))
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(deliveries.c.key)
+)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def to_delivery(row: Row[Any]) -> Delivery:
+    return Delivery(**row._mapping)
+
+
+def _check_states(states: Iterable[str]) -> list[str]:
+    states = list(states)
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise ValueError(f"unknown delivery state(s) {unknown}; expected {', '.join(STATES)}")
+    return states
+
+
+class OutboxMixin(StoreBase):
+    def _insert_new(self, conn: Connection, new: list[PlannedDelivery], now: datetime) -> int:
+        """Insert pending deliveries, skipping keys that exist; returns how many went in.
+
+        ON CONFLICT DO NOTHING still matters after add_planned's SELECT: on PostgreSQL another
+        writer may have added a key since; RETURNING counts only our rows.
+        """
+        if self._postgres:
+            # One array per column: a single short statement per chunk, several times faster
+            # than psycopg's executemany or a 15,000-placeholder VALUES list.
+            return len(conn.execute(_PG_INSERT, {
+                "keys": [p.key for p in new], "event_ids": [p.event_id for p in new],
+                "notifiers": [p.notifier for p in new], "dues": [utc(p.due_at) for p in new],
+                "payloads": [None if p.payload is None else encode_json(p.payload)
+                             for p in new],
+                "now": now,
+            }).all())
+        rows = [{"key": p.key, "event_id": p.event_id, "notifier": p.notifier,
+                 "due_at": p.due_at, "state": "pending", "attempts": 0, "late": False,
+                 "payload": p.payload, "created_at": now, "updated_at": now} for p in new]
+        return len(conn.execute(_SQLITE_INSERT, rows).all())
+
+    def add_planned(self, items: Iterable[PlannedDelivery], *,
+                    now: datetime | None = None) -> int:
+        """Insert the planned deliveries whose key is new; returns how many were inserted.
+
+        A waiting (pending/retrying) delivery whose due time or payload changed is updated;
+        a cancelled one planned again is revived. Anything else with a known key (sent,
+        sending, dead, missed) is left alone: a key is sent at most once.
+        """
+        now = utc(now or datetime.now(UTC))
+        planned = {item.key: item for item in items}
+        keys = sorted(planned)  # one lock order for every writer: no deadlocks
+        inserted = 0
+        with self._write(lock="plan") as conn:
+            for chunk in chunks(keys):
+                existing = {
+                    row.key: row for row in conn.execute(
+                        select(deliveries.c.key, deliveries.c.state, deliveries.c.due_at,
+                               deliveries.c.payload).where(deliveries.c.key.in_(chunk)))
+                }
+                new: list[PlannedDelivery] = []
+                moved: list[dict[str, Any]] = []
+                revived: list[dict[str, Any]] = []
+                for key in chunk:
+                    item = planned[key]
+                    row = existing.get(key)
+                    if row is None:
+                        new.append(item)
+                        continue
+                    change = {"b_key": key, "due_at": item.due_at, "payload": item.payload,
+                              "updated_at": now}
+                    if row.state == "cancelled":
+                        revived.append(change)
+                    elif row.state in ACTIVE_STATES and (
+                            row.due_at != item.due_at or row.payload != item.payload):
+                        moved.append(change)
+                if new:
+                    inserted += self._insert_new(conn, new, now)
+                if moved:
+                    conn.execute(_MOVE, moved)
+                if revived:
+                    conn.execute(_REVIVE, revived)
+        return inserted
+
+    def cancel_except(self, event_ids: Iterable[str] | None, keep_keys: set[str],
+                      now: datetime) -> int:
+        """Cancel waiting deliveries of `event_ids` (of every event when None) whose key is
+        not in `keep_keys`: their event moved or went away. Returns how many."""
+        now = utc(now)
+        query = select(deliveries.c.key).where(ACTIVE)
+        cancelled = 0
+        with self._write(lock="plan") as conn:
+            if event_ids is None:
+                candidates = set(conn.execute(query).scalars())
+            else:
+                ids = sorted(set(event_ids))
+                candidates = set()
+                for chunk in chunks(ids):
+                    candidates.update(conn.execute(
+                        query.where(deliveries.c.event_id.in_(chunk))).scalars())
+            # Done in Python: keep_keys may be far larger than SQL's parameter limits.
+            doomed = sorted(candidates - keep_keys)
+            for chunk in chunks(doomed):
+                result = conn.execute(
+                    update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
+                    .values(state="cancelled", updated_at=now))
+                cancelled += result.rowcount
+        return cancelled
+
+    def deliveries(self, state: str | None = None, limit: int = 1000) -> list[Delivery]:
+        """Deliveries (of one state, or all) in the order they are due."""
+        query = select(deliveries).order_by(run_at, deliveries.c.key).limit(limit)
+        if state is not None:
+            query = query.where(state_in(_check_states([state])))
+        with self._read() as conn:
+            return [to_delivery(row) for row in conn.execute(query)]
+
+    def get(self, key: str) -> Delivery | None:
+        with self._read() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.key == key)).first()
+        return None if row is None else to_delivery(row)
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are in each state; every state is present, zeros included."""
+        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        out = dict.fromkeys(STATES, 0)
+        with self._read() as conn:
+            out.update({state: count for state, count in conn.execute(query)})
+        return out
+
+    def next_due(self) -> datetime | None:
+        """When the earliest waiting (pending/retrying) delivery is due, if any."""
+        with self._read() as conn:
+            return conn.execute(select(func.min(run_at)).where(ACTIVE)).scalar()
+
+    def keys(self, states: Iterable[str]) -> set[str]:
+        query = select(deliveries.c.key).where(state_in(_check_states(states)))
+        with self._read() as conn:
+            return set(conn.execute(query).scalars())
+
+    def last_outcome(self) -> Delivery | None:
+        """The delivery most recently finished as sent or dead."""
+        query = (select(deliveries).where(state_in(OUTCOME_STATES))
+                 .order_by(deliveries.c.updated_at.desc(), deliveries.c.key.desc())
+                 .limit(1))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else to_delivery(row)

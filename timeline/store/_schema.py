@@ -1,0 +1,224 @@
+"""Tables, column types and schema versions.
+
+The `schema_version` table holds one row per applied version; `ensure_schema` creates a
+fresh store, walks an older one forward through MIGRATIONS, and refuses one written by a
+newer release (its rows might mean things this code does not know).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from timeline.errors import ConfigError
+from timeline.store._records import ACTIVE_STATES, STATES, utc
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "JSONText",
+    "UTCDateTime",
+    "deliveries",
+    "encode_json",
+    "ensure_schema",
+    "events",
+    "metadata",
+]
+
+SCHEMA_VERSION = 1
+# One encoder for every value: json.dumps with options builds a new one per call.
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends.
+
+    PostgreSQL gets `timestamptz`. SQLite gets fixed-width ISO text in UTC
+    (`2024-05-31 01:00:00.000000`), so comparing and ordering the text compares the moments,
+    and the file stays readable with the sqlite3 shell.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    # bind_processor/result_processor rather than process_*_param: the dialect is chosen
+    # once per statement, not per value, which matters for 100,000-row batches.
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        if dialect.name != "sqlite":
+            return lambda value: None if value is None else utc(value)
+        # The previous value and its text, swapped as one tuple so threads sharing this
+        # processor never pair one value with another's text: batches repeat `now`.
+        last: list[tuple[Any, str]] = [(None, "")]
+
+        def process(value: datetime | None) -> Any:
+            if value is None:
+                return None
+            previous, text = last[0]
+            if value is previous:
+                return text
+            text = utc(value).isoformat(sep=" ", timespec="microseconds")[:26]
+            last[0] = (value, text)
+            return text
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object
+                         ) -> Callable[[Any], datetime | None]:
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str):
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            # psycopg answers in the session's time zone, whatever the server is set to.
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+        return process
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON kept as text on both backends, so the two stores hold byte-identical data."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else encode_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def state_in(states: Iterable[str]) -> ColumnElement[bool]:
+    """`state IN ('a', 'b')` with the values written into the SQL, not bound.
+
+    The partial indexes below are declared with this same text; SQLite (and PostgreSQL's
+    cached generic plans) only use a partial index when the query repeats its condition
+    literally, which a bound parameter does not.
+    """
+    values = [literal_column(f"'{state}'") for state in states if state in STATES]
+    return deliveries.c.state.in_(values)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("modified", UTCDateTime, nullable=False),
+    Column("data", JSONText, nullable=False),
+    Column("removed", UTCDateTime, nullable=True),  # when it left the events file
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("key", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("notifier", Text, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("lease_owner", Text),
+    Column("lease_until", UTCDateTime),
+    Column("late", Boolean, nullable=False),
+    Column("payload", JSONText),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in STATES)),
+                    name="ck_deliveries_state"),
+)
+
+# When a waiting delivery is next to be tried; claims filter and order by exactly this.
+run_at = func.coalesce(deliveries.c.next_attempt_at, deliveries.c.due_at)
+ACTIVE = state_in(ACTIVE_STATES)
+SENDING = state_in(["sending"])
+
+# The claim query walks this in order and stops at its LIMIT; being partial, it only
+# holds waiting rows, so sent history does not slow claims down.
+Index("ix_deliveries_ready", run_at, deliveries.c.key,
+      sqlite_where=ACTIVE, postgresql_where=ACTIVE)
+# Leases of crashed owners, found without scanning the table.
+Index("ix_deliveries_lease", deliveries.c.lease_until, deliveries.c.key,
+      sqlite_where=SENDING, postgresql_where=SENDING)
+# Planning works per event; last_outcome reads this backwards.
+Index("ix_deliveries_event", deliveries.c.event_id, deliveries.c.state)
+Index("ix_deliveries_updated", deliveries.c.updated_at, deliveries.c.key)
+# Deliberately no index leading with `state`: without statistics SQLite's planner prefers
+# such an index to the partial ones above and then sorts every waiting row on each claim.
+
+# MIGRATIONS[n] turns a version-n schema into version n+1, inside the open transaction.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def _stored_version(conn: Connection) -> int | None:
+    tables = set(inspect(conn).get_table_names())
+    if "schema_version" not in tables:
+        ours = tables & {"events", "deliveries"}
+        if ours:
+            raise ConfigError(
+                f"the database has {', '.join(sorted(ours))} table(s) but no schema_version: "
+                "it was not made by policy-timeline; use an empty database or schema")
+        return None
+    return conn.execute(select(func.max(schema_version.c.version))).scalar()
+
+
+def ensure_schema(conn: Connection, where: str) -> int:
+    """Create or migrate the schema inside `conn`'s (locked) transaction; returns the
+    version found before (0 for a new store)."""
+    found = _stored_version(conn)
+    now = datetime.now(UTC)
+    if found is None:
+        metadata.create_all(conn)
+        conn.execute(insert(schema_version), [{"version": SCHEMA_VERSION, "applied_at": now}])
+        return 0
+    if found > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the store at {where} has schema version {found}, newer than this release of "
+            f"policy-timeline understands ({SCHEMA_VERSION}); upgrade policy-timeline, or "
+            "point it at another database")
+    for version in range(found, SCHEMA_VERSION):
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise ConfigError(f"the store at {where} has schema version {version} and no "
+                              f"migration from it is known")
+        step(conn)
+        conn.execute(insert(schema_version), [{"version": version + 1, "applied_at": now}])
+    return found
