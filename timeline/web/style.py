@@ -25,7 +25,7 @@ ul.plain,ol.plain{list-style:none;margin:0;padding:0}
 .up li{display:flex;flex-wrap:wrap;align-items:baseline;gap:.2em .6em;padding:.55em 0;
 border-bottom:1px solid var(--line)}
 .up li:last-child{border-bottom:0}
-.up .when{color:var(--muted);font-size:.92rem;white-space:nowrap}
+.up .when{color:var(--muted);font-size:.92rem}
 .left{margin-left:auto;font-weight:700;white-space:nowrap;color:#c53030}
 .left.calm{color:#2f855a}.left.later{color:var(--muted);font-weight:600}
 .badge{font-size:.75rem;line-height:1.5;padding:0 .55em;border-radius:999px;white-space:nowrap;

@@ -108,7 +108,10 @@ def _label(rows: list[_Row], lang: Lang) -> None:
 def _short(title: str, cut: bool = True) -> str:
     """The label: the title up to its parenthesised details, capped in width."""
     for stop in ("（", " (") if cut else ():
-        title = title.split(stop, 1)[0]
+        head = title.split(stop, 1)[0]
+        # Not inside a book title: 《2024年老旧车辆（柴油货车）…》 keeps its bracket.
+        if head.count("《") == head.count("》"):
+            title = head
     units = 0.0
     for i, char in enumerate(title):
         units += 1 if ord(char) > 0x2E7F else 0.55
@@ -226,10 +229,12 @@ def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
         parts.append(tip)
     label = row.label
     width = _width(label)
-    if x1 + 10 + width <= WIDTH - RIGHT:
-        parts.append(f'<text class="lb" x="{x1 + 10}" y="{mid + 4}">{escape(label)}</text>')
-    elif x0 - 10 - width >= LEFT:
-        parts.append(f'<text class="lb" x="{x0 - 10}" y="{mid + 4}" text-anchor="end">'
+    # Clear of the marker, which is wider than a single day's bar.
+    right, left = round(max(x1, x0 + 7) + 8, 1), round(min(x0, x1 - 7) - 8, 1)
+    if right + width <= WIDTH - RIGHT:
+        parts.append(f'<text class="lb" x="{right}" y="{mid + 4}">{escape(label)}</text>')
+    elif left - width >= LEFT:
+        parts.append(f'<text class="lb" x="{left}" y="{mid + 4}" text-anchor="end">'
                      f"{escape(label)}</text>")
     else:  # a bar across most of the chart: the label sits on it, haloed for contrast
         parts.append(f'<text class="lb" x="{LEFT + 4}" y="{mid + 4}">{escape(label)}</text>')
