@@ -67,15 +67,19 @@ def _when(event: AnyEvent, snap: Snapshot, lang: Lang) -> str:
     if isinstance(event, Deadline):
         return format_when(event.due, p, lang)
     if isinstance(event, Window):
+        # start_label is written in Chinese only; English readers get the plain fact.
+        label = event.start_label if lang == "zh" else None
         start = format_when(event.start, p, lang) if event.start is not None else (
-            event.start_label or t("open_start", lang))
+            label or t("open_start", lang))
         return f"{start} – {format_when(event.end, p, lang)}"
     if isinstance(event, Happening):
         end = f" – {format_when(event.end, p, lang)}" if event.end is not None else ""
         return format_when(event.date, p, lang) + end
     rule = snap.loaded.rules[event.id]
-    end = format_when(rule.last_day, p, lang) if rule.last_day else ""
-    return f"{format_when(rule.dtstart, p, lang)} – {end}".rstrip()
+    start = format_when(rule.dtstart, p, lang)
+    if rule.last_day is None:
+        return f"{start}起" if lang == "zh" else f"from {start}"
+    return f"{start} – {format_when(rule.last_day, p, lang)}"
 
 
 def _rhythm(event: Recurring, lang: Lang) -> str:

@@ -105,7 +105,7 @@ def _label(rows: list[_Row], lang: Lang) -> None:
         row.label = label if short.count(label) == 1 else _short(title, cut=False)
 
 
-def _short(title: str, cut: bool = True) -> str:
+def _short(title: str, cut: bool = True, units_max: float = LABEL_UNITS) -> str:
     """The label: the title up to its parenthesised details, capped in width."""
     for stop in ("（", " (") if cut else ():
         head = title.split(stop, 1)[0]
@@ -115,7 +115,7 @@ def _short(title: str, cut: bool = True) -> str:
     units = 0.0
     for i, char in enumerate(title):
         units += 1 if ord(char) > 0x2E7F else 0.55
-        if units > LABEL_UNITS:
+        if units > units_max:
             return title[:i].rstrip() + "…"
     return title
 
@@ -129,8 +129,10 @@ def _when(row: _Row, lang: Lang) -> str:
     if row.start == row.end:
         return format_when(row.end, precision, lang)
     start = format_when(row.start, precision, lang)
-    if row.open_start and isinstance(row.event, Window) and row.event.start_label:
-        start = row.event.start_label
+    if row.open_start and isinstance(row.event, Window):
+        # start_label is written in Chinese only; English readers get the plain fact.
+        label = row.event.start_label if lang == "zh" else None
+        start = label or t("open_start", lang)
     return f"{start} – {format_when(row.end, precision, lang)}"
 
 
@@ -170,7 +172,7 @@ def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
         title = story.title_en if lang == "en" and story.title_en else story.title
         body.append(f'<line class="sep" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y + 4}" '
                     f'y2="{y + 4}"/><text class="st" x="{LEFT}" y="{y + 20}">'
-                    f'{escape(_short(title, cut=False))}</text>')
+                    f'{escape(_short(title, cut=False, units_max=70))}</text>')
         y += STORY_ROW
         for row in rows:
             body.append(_row_svg(row, x, y, lang))
