@@ -91,6 +91,8 @@ class Notifier(ABC):
     Settings: ClassVar[type[NotifierSettings]] = NotifierSettings
     # The service's own budget: the dispatcher never sends faster than this per notifier.
     rate_per_minute: ClassVar[float | None] = None
+    # Only notifiers that attach the event as a file get `Message.ics` (rendering costs).
+    attaches_ics: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: NotifierSettings, client: httpx.AsyncClient) -> None:
         self.name = name

@@ -92,6 +92,7 @@ def _classify(exc: Exception) -> SendResult:
 class EmailNotifier(Notifier):
     type_name: ClassVar[str] = "email"
     rate_per_minute: ClassVar[float | None] = None
+    attaches_ics: ClassVar[bool] = True
 
     class Settings(NotifierSettings):
         type: Literal["email"] = "email"

@@ -237,7 +237,9 @@ class Dispatcher:
         lines = [line for row in batch.rows if (line := self._line(row, loaded)) is not None]
         if not lines:
             return None
-        ics = self._ics(lines, loaded, snapshot.revisions, lang)
+        plugin = self.notifiers.get(batch.notifier)
+        attach = plugin is not None and plugin.attaches_ics
+        ics = self._ics(lines, loaded, snapshot.revisions, lang) if attach else None
         return reminder_message(key, lines, today=today, lang=lang, feed_url=feed_url,
                                 base_url=base_url, late=batch.late, ics=ics)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 from icalendar import Alarm, Calendar, Timezone, vRecur
 from icalendar import Event as VEvent
@@ -216,12 +217,17 @@ def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Rev
     return vevent.to_ical()
 
 
+@lru_cache(maxsize=64)
+def vtimezone(tzid: str) -> bytes:
+    """A VTIMEZONE block; computing one scans decades of transitions (~40 ms), so once."""
+    return Timezone.from_tzid(tzid).to_ical()
+
+
 class FeedRenderer:
     """Assembles feeds from per-event VEVENT bytes, re-rendering only changed events."""
 
     def __init__(self) -> None:
         self._blocks: dict[tuple[str, str, Revision, Lang], bytes] = {}
-        self._zones: dict[str, bytes] = {}
 
     def _block(self, loaded: LoadedTimeline, event: AnyEvent, revision: Revision,
                lang: Lang) -> bytes:
@@ -234,10 +240,6 @@ class FeedRenderer:
             self._blocks[key] = block
         return block
 
-    def _zone(self, tzid: str) -> bytes:
-        if tzid not in self._zones:
-            self._zones[tzid] = Timezone.from_tzid(tzid).to_ical()
-        return self._zones[tzid]
 
     def forget(self, keep: Iterable[str]) -> None:
         """Drop cached blocks of events that no longer exist."""
@@ -261,7 +263,7 @@ class FeedRenderer:
             if _is_timed(event, loaded):
                 tzids.add(event.timezone or timeline.timezone)
         header = _header(timeline.timezone, tags, stories, lang)
-        zones = [self._zone(tzid) for tzid in sorted(tzids)]
+        zones = [vtimezone(tzid) for tzid in sorted(tzids)]
         return b"".join([header, *zones, *blocks, b"END:VCALENDAR\r\n"])
 
 

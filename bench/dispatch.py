@@ -1,0 +1,265 @@
+"""Dispatch benchmark: the daemon against a bare httpx loop, and start-up with a big plan.
+
+    python bench/dispatch.py                 # 10,000 reminders due at once + 100,000 planned
+    python bench/dispatch.py --due 2000 --planned 20000   # a quicker run
+
+Parts, each measured in its own process so peak memory (ru_maxrss) is its own:
+1. `bare`: an httpx.AsyncClient loop POSTing the same signed JSON bodies to the same local
+   receiver, at the same concurrency: the reference throughput.
+2. `due`: the daemon (store on SQLite, a webhook notifier, one request per reminder) with N
+   reminders due at the same moment: deliveries/s, delay from due time to receipt (median,
+   p99), peak memory.
+3. `startup`: the daemon starting with M future reminders (events loaded, synced, planned into
+   the store, the wake-up armed): time and peak memory.
+Only 127.0.0.1 is used; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+# ── the receiver: a separate process that records (webhook-id, arrival time) ──────────
+def receiver_main(port_file: str) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    seen: list[tuple[str, float]] = []
+
+    async def hook(request: Request) -> Response:
+        await request.body()
+        seen.append((request.headers.get("webhook-id", ""), time.time()))
+        return Response(b"", 204)
+
+    async def stats(request: Request) -> Response:
+        out = {"count": len(seen), "arrivals": seen[:]}
+        if request.query_params.get("reset"):
+            seen.clear()
+        return JSONResponse(out)
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"]), Route("/stats", stats)])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    Path(port_file).write_text(str(sock.getsockname()[1]))
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                  backlog=4096)).run(sockets=[sock])
+
+
+def _stats(port: int, reset: bool = False) -> dict:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/stats" + ("?reset=1" if reset else ""),
+                     timeout=30).json()
+
+
+def _wait_count(port: int, n: int, limit: float) -> float:
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if _stats(port)["count"] >= n:
+            return time.time()
+        time.sleep(0.05)
+    raise TimeoutError(f"receiver got {_stats(port)['count']} of {n} within {limit} s")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ── 1. bare httpx loop ────────────────────────────────────────────────────────────────
+def bare_main(port: int, n: int, concurrency: int) -> dict:
+    import httpx
+
+    from notifiers.webhook import sign
+
+    async def go() -> float:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait(i)
+        async with httpx.AsyncClient(timeout=30) as client:
+            async def worker() -> None:
+                while not queue.empty():
+                    i = queue.get_nowait()
+                    key = f"bare-{i}/2030-01-01/0m/ops"
+                    body = json.dumps({"key": key, "text": "提醒" * 40}).encode()
+                    stamp = int(time.time())
+                    await client.post(f"http://127.0.0.1:{port}/hook", content=body, headers={
+                        "content-type": "application/json", "webhook-id": key,
+                        "webhook-timestamp": str(stamp),
+                        "webhook-signature": sign(SECRET, key, stamp, body)})
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - start
+
+    seconds = asyncio.run(go())
+    return {"requests": n, "seconds": seconds, "per_second": n / seconds,
+            "peak_mb": _peak_mb()}
+
+
+# ── shared: a timeline of N timed deadlines ───────────────────────────────────────────
+def _events_yaml(path: Path, n: int, due: datetime, spread: timedelta = timedelta(0)) -> None:
+    lines = ["stories:",
+             "  - {id: bench, title: 基准测试, source: {newspaper: bench}, published: 2024-04-10}",
+             "events:"]
+    for i in range(n):
+        when = (due + spread * i).isoformat(timespec="seconds")
+        lines.append(f"  - {{id: e{i}, story: bench, kind: deadline, title: 截止事项{i}, "
+                     f"source: 原文, due: \"{when}\", reminders: [0m]}}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _settings(tmp: Path, port: int, concurrency: int) -> object:
+    from timeline.config import parse_settings
+
+    text = f"""
+events: {tmp / 'events.yaml'}
+store: sqlite:///{tmp / 'bench.db'}
+server: {{enabled: false}}
+reminders: {{concurrency: {concurrency}, catch_up: 1h}}
+notifiers:
+  ops: {{type: webhook, url: "http://127.0.0.1:{port}/hook", secret: "{SECRET}", group: false}}
+routes:
+  - {{notify: [ops]}}
+"""
+    return parse_settings(text, "bench-config.yaml")
+
+
+# ── 2. the daemon, N reminders due at once ────────────────────────────────────────────
+def due_main(port: int, n: int, concurrency: int) -> dict:
+    from timeline.daemon import Daemon
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-due-"))
+    # Far enough ahead for load + plan + store of N events before they fall due.
+    due = (datetime.now(UTC) + timedelta(seconds=8 + n / 1500)).replace(microsecond=0)
+    _events_yaml(tmp / "events.yaml", n, due)
+    daemon = Daemon(_settings(tmp, port, concurrency), serve=False)  # type: ignore[arg-type]
+
+    async def go() -> float:
+        task = asyncio.ensure_future(daemon.run())
+        done_at = await asyncio.to_thread(_wait_count, port, n, 600)
+        daemon.stop()
+        await task
+        return done_at
+
+    asyncio.run(go())
+    arrivals = sorted(t for _, t in _stats(port)["arrivals"])
+    due_ts = due.timestamp()
+    delays = [t - due_ts for t in arrivals]
+    first, last = arrivals[0], arrivals[-1]
+    return {"reminders": n, "seconds": last - due_ts, "per_second": n / max(last - due_ts, 1e-9),
+            "send_span_per_second": n / max(last - first, 1e-9),
+            "delay_median": statistics.median(delays),
+            "delay_p99": delays[min(len(delays) - 1, int(0.99 * len(delays)))],
+            "first_delay": delays[0], "peak_mb": _peak_mb()}
+
+
+# ── 3. start-up with M future reminders ───────────────────────────────────────────────
+def startup_main(port: int, m: int) -> dict:
+    from timeline.daemon import Daemon
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-start-"))
+    # Spread over the coming months so every reminder lies inside the plan's horizon.
+    first_due = datetime.now(UTC) + timedelta(days=1)
+    _events_yaml(tmp / "events.yaml", m, first_due, spread=timedelta(seconds=60))
+    settings = _settings(tmp, port, 8)
+    daemon = Daemon(settings, serve=False)  # type: ignore[arg-type]
+    armed = threading.Event()
+    original = daemon.arm
+
+    def arm() -> None:
+        original()
+        if hasattr(daemon, "scheduler"):
+            armed.set()
+
+    daemon.arm = arm  # type: ignore[method-assign]
+
+    async def go() -> float:
+        start = time.perf_counter()
+        task = asyncio.ensure_future(daemon.run())
+        while not armed.is_set():
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        daemon.stop()
+        await task
+        return elapsed
+
+    elapsed = asyncio.run(go())
+    from timeline.store import Store
+
+    store = Store.open(settings.store)  # type: ignore[attr-defined]
+    planned = store.counts().get("pending", 0)
+    store.close()
+    return {"planned": planned, "seconds": elapsed, "peak_mb": _peak_mb()}
+
+
+# ── orchestration ─────────────────────────────────────────────────────────────────────
+def _child(part: str, *args: object) -> dict:
+    out = subprocess.run([sys.executable, __file__, part, *map(str, args)], check=True,
+                         capture_output=True, text=True, timeout=1200)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--due", type=int, default=10_000, help="reminders due at once")
+    parser.add_argument("--planned", type=int, default=100_000, help="future reminders")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    port_file = tempfile.mktemp(prefix="bench-port-")
+    receiver = subprocess.Popen([sys.executable, __file__, "receiver", port_file])
+    try:
+        while not os.path.exists(port_file) or not Path(port_file).read_text():
+            time.sleep(0.05)
+        port = int(Path(port_file).read_text())
+        time.sleep(0.5)
+        bare = _child("bare", port, args.due, args.concurrency)
+        _stats(port, reset=True)
+        due = _child("due", port, args.due, args.concurrency)
+        _stats(port, reset=True)
+        start = _child("startup", port, args.planned)
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+    ratio = due["per_second"] / bare["per_second"]
+    print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}")
+    print(f"bare httpx loop : {bare['requests']} requests in {bare['seconds']:.2f} s = "
+          f"{bare['per_second']:.0f}/s, peak {bare['peak_mb']:.0f} MB")
+    print(f"daemon dispatch : {due['reminders']} reminders in {due['seconds']:.2f} s from due = "
+          f"{due['per_second']:.0f}/s ({ratio:.0%} of bare); delay due→receipt median "
+          f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "
+          f"{due['first_delay']:.3f} s; peak {due['peak_mb']:.0f} MB")
+    print(f"daemon start-up : {start['planned']} future reminders planned and armed in "
+          f"{start['seconds']:.2f} s, peak {start['peak_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("receiver", "bare", "due", "startup"):
+        part, rest = sys.argv[1], sys.argv[2:]
+        if part == "receiver":
+            receiver_main(rest[0])
+        else:
+            fn = {"bare": bare_main, "due": due_main, "startup": startup_main}[part]
+            print(json.dumps(fn(*map(int, rest))))
+    else:
+        main()
