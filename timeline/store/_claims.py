@@ -115,10 +115,14 @@ class ClaimsMixin(StoreBase):
     def retry(self, key: str, now: datetime) -> bool:
         """Send a dead, missed or cancelled delivery again, due now, with a fresh count of
         attempts. False when the key is unknown or the delivery is not in such a state.
-        `due_at` keeps the planned time; `next_attempt_at` says "now"."""
+
+        Both `due_at` and `next_attempt_at` become `now`: due now, so the dispatcher does not
+        judge it late (and miss it again) by its old due time; `next_attempt_at` set marks it
+        as no longer the plan's, so a re-plan does not move it back (see add_planned).
+        """
         now = utc(now)
         stmt = (update(deliveries).where(deliveries.c.key == key, state_in(RETRYABLE_STATES))
-                .values(state="pending", next_attempt_at=now, attempts=0, lease_owner=None,
-                        lease_until=None, updated_at=now))
+                .values(state="pending", due_at=now, next_attempt_at=now, attempts=0,
+                        lease_owner=None, lease_until=None, updated_at=now))
         with self._write() as conn:
             return conn.execute(stmt).rowcount == 1

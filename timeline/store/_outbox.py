@@ -33,6 +33,7 @@ from timeline.store._records import (
 )
 from timeline.store._schema import (
     ACTIVE,
+    SENDING,
     UTCDateTime,
     deliveries,
     encode_json,
@@ -46,9 +47,13 @@ T = TypeVar("T")
 # Rows per statement: far below SQLite's 32766 bound parameters, big enough to be fast.
 CHUNK = 1000
 
+_EXISTING = select(deliveries.c.key, deliveries.c.state, deliveries.c.due_at,
+                   deliveries.c.payload, deliveries.c.next_attempt_at)
+# Only rows still as planned: a retry's or an operator's next_attempt_at is left alone.
 _MOVE = (
     update(deliveries)
-    .where(deliveries.c.key == bindparam("b_key"), ACTIVE)
+    .where(deliveries.c.key == bindparam("b_key"), ACTIVE,
+           deliveries.c.next_attempt_at.is_(None))
     .values(due_at=bindparam("due_at"), payload=bindparam("payload"),
             updated_at=bindparam("updated_at"))
 )
@@ -128,21 +133,22 @@ class OutboxMixin(StoreBase):
                     now: datetime | None = None) -> int:
         """Insert the planned deliveries whose key is new; returns how many were inserted.
 
-        A waiting (pending/retrying) delivery whose due time or payload changed is updated;
-        a cancelled one planned again is revived. Anything else with a known key (sent,
-        sending, dead, missed) is left alone: a key is sent at most once.
+        A waiting delivery whose due time or payload changed is updated, unless it already
+        has a `next_attempt_at` (a retry's back-off or an operator's retry); a cancelled one
+        planned again is revived (its event moved back). Anything else with a known key
+        (sent, sending, dead, missed) is left alone: a key is sent at most once.
         """
         now = utc(now or datetime.now(UTC))
-        planned = {item.key: item for item in items}
+        planned: dict[str, PlannedDelivery] = {}
+        for item in items:
+            utc(item.due_at)  # refuse a naive time before writing anything
+            planned[item.key] = item
         keys = sorted(planned)  # one lock order for every writer: no deadlocks
         inserted = 0
         with self._write(lock="plan") as conn:
             for chunk in chunks(keys):
-                existing = {
-                    row.key: row for row in conn.execute(
-                        select(deliveries.c.key, deliveries.c.state, deliveries.c.due_at,
-                               deliveries.c.payload).where(deliveries.c.key.in_(chunk)))
-                }
+                found = conn.execute(_EXISTING.where(deliveries.c.key.in_(chunk)))
+                existing = {row.key: row for row in found}
                 new: list[PlannedDelivery] = []
                 moved: list[dict[str, Any]] = []
                 revived: list[dict[str, Any]] = []
@@ -156,8 +162,8 @@ class OutboxMixin(StoreBase):
                               "updated_at": now}
                     if row.state == "cancelled":
                         revived.append(change)
-                    elif row.state in ACTIVE_STATES and (
-                            row.due_at != item.due_at or row.payload != item.payload):
+                    elif (row.state in ACTIVE_STATES and row.next_attempt_at is None
+                          and (row.due_at != item.due_at or row.payload != item.payload)):
                         moved.append(change)
                 if new:
                     inserted += self._insert_new(conn, new, now)
@@ -214,9 +220,14 @@ class OutboxMixin(StoreBase):
         return out
 
     def next_due(self) -> datetime | None:
-        """When the earliest waiting (pending/retrying) delivery is due, if any."""
+        """The earliest time claim_due would find work: the first waiting (pending/retrying)
+        delivery's due time, or a claim's lease running out (its owner may have crashed, and
+        another instance should wake then to take the delivery over)."""
         with self._read() as conn:
-            return conn.execute(select(func.min(run_at)).where(ACTIVE)).scalar()
+            due = conn.execute(select(func.min(run_at)).where(ACTIVE)).scalar()
+            lease = conn.execute(
+                select(func.min(deliveries.c.lease_until)).where(SENDING)).scalar()
+        return min((t for t in (due, lease) if t is not None), default=None)
 
     def keys(self, states: Iterable[str]) -> set[str]:
         query = select(deliveries.c.key).where(state_in(_check_states(states)))
