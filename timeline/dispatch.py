@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -172,7 +173,9 @@ class Dispatcher:
 
     async def _record_missed(self, missed: dict[str, list[Delivery]], now: datetime) -> None:
         keys = [row.key for rows in missed.values() for row in rows]
-        await asyncio.to_thread(self.store.mark_missed, keys, now)
+        # They are claimed by now: mark them as their owner, or they stay `sending` until
+        # the lease runs out and are claimed (and judged missed) over and over.
+        await asyncio.to_thread(partial(self.store.mark_missed, keys, now, owner=self.owner))
         self.metrics.outcomes["missed"] += len(keys)
         summaries = []
         for notifier, rows in missed.items():
@@ -319,7 +322,9 @@ class Dispatcher:
         max_attempts = self.settings.reminders.max_attempts
         for row in batch.rows:
             if result.status == "delivered":
-                await asyncio.to_thread(self.store.mark_sent, row.key, self.owner, now)
+                # `late` is the store's record of what the message said (sent after downtime).
+                await asyncio.to_thread(partial(self.store.mark_sent, row.key, self.owner, now,
+                                                late=batch.late))
                 self.metrics.outcomes["delivered"] += 1
             elif result.status == "retryable" and attempts < max_attempts:
                 when = now + self.backoff(attempts, result.retry_after)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, select, update
+from sqlalchemy import Connection, Select, and_, case, or_, select, update
 
 from timeline.store._base import StoreBase
 from timeline.store._outbox import chunks, to_delivery
@@ -100,15 +100,25 @@ class ClaimsMixin(StoreBase):
                                          "lease_owner": None, "lease_until": None,
                                          "updated_at": now})
 
-    def mark_missed(self, keys: Iterable[str], now: datetime) -> int:
-        """Record waiting deliveries as missed (fell due too long ago to send); returns how
-        many. Claimed ones are left to their owner."""
+    def mark_missed(self, keys: Iterable[str], now: datetime, *, owner: str | None = None
+                    ) -> int:
+        """Record deliveries as missed (fell due too long ago to send); returns how many.
+
+        Waiting ones are marked; claimed ones are left to their owner, unless `owner` is
+        given: the dispatcher decides "missed" only after claiming, so it marks the rows it
+        holds (their claim undone: the attempt was not made)."""
         now = utc(now)
+        which = ACTIVE if owner is None else or_(
+            ACTIVE, and_(SENDING, deliveries.c.lease_owner == owner))
+        values: dict[str, Any] = {"state": "missed", "lease_until": None, "updated_at": now}
+        if owner is not None:
+            values["attempts"] = case((SENDING, deliveries.c.attempts - 1),
+                                      else_=deliveries.c.attempts)
         missed = 0
         with self._write() as conn:
             for chunk in chunks(sorted(set(keys))):
-                stmt = (update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
-                        .values(state="missed", lease_until=None, updated_at=now))
+                stmt = (update(deliveries).where(deliveries.c.key.in_(chunk), which)
+                        .values(**values))
                 missed += conn.execute(stmt).rowcount
         return missed
 
