@@ -466,3 +466,27 @@ def test_times_and_payloads_round_trip(store: Store) -> None:
         store.add_planned([planned("naive", datetime(2024, 5, 31, 9))])
     with pytest.raises(ValueError, match="naive"):
         store.claim_due(datetime(2024, 5, 31, 9), "me")
+
+
+def test_the_owner_can_mark_its_claims_missed(store: Store) -> None:
+    store.add_planned([planned("mine", T0), planned("theirs", T0 + MIN),
+                       planned("waiting", T0 + 2 * MIN)], now=T0)
+    store.claim_due(T0, "me", lease=3600)
+    store.claim_due(T0 + MIN, "other", lease=3600)
+    assert store.mark_missed(["mine", "theirs", "waiting"], T0 + 3 * MIN, owner="me") == 2
+    assert store.keys(["missed"]) == {"mine", "waiting"}
+    mine = store.get("mine")
+    assert mine is not None and (mine.attempts, mine.lease_until) == (0, None)
+    assert store.keys(["sending"]) == {"theirs"}
+
+
+def test_a_heartbeat_keeps_the_claim(store: Store) -> None:
+    store.add_planned([planned("a", T0), planned("b", T0)], now=T0)
+    store.claim_due(T0, "me", lease=10)
+    assert store.extend_lease(["a", "b", "unknown"], "me", T0 + timedelta(seconds=8),
+                              lease=10) == 2
+    assert store.extend_lease(["a"], "other", T0, lease=3600) == 0
+    assert store.claim_due(T0 + timedelta(seconds=15), "other") == []
+    assert store.next_due() == T0 + timedelta(seconds=18)
+    assert {d.key for d in store.claim_due(T0 + timedelta(seconds=18), "other")} == {"a", "b"}
+    assert store.extend_lease(["a", "b"], "me", T0 + timedelta(seconds=19)) == 0

@@ -63,6 +63,24 @@ class ClaimsMixin(StoreBase):
         # RETURNING gives no order; the caller gets them in due order.
         return sorted(claimed, key=lambda d: (d.run_at, d.key))
 
+    def extend_lease(self, keys: Iterable[str], owner: str, now: datetime,
+                     lease: float = 60.0) -> int:
+        """Renew `owner`'s claims on `keys` to now + `lease` seconds (a heartbeat while a
+        long batch is being sent); returns how many it still held.
+
+        A heartbeat lets claims use a short lease, so that the deliveries of an instance
+        killed mid-send are taken over within seconds rather than after a long lease."""
+        now = utc(now)
+        renewed = 0
+        with self._write() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                stmt = (update(deliveries)
+                        .where(deliveries.c.key.in_(chunk), SENDING,
+                               deliveries.c.lease_owner == owner)
+                        .values(lease_until=now + timedelta(seconds=lease), updated_at=now))
+                renewed += conn.execute(stmt).rowcount
+        return renewed
+
     def _finish(self, key: str, owner: str, values: dict[str, Any]) -> bool:
         stmt = (update(deliveries)
                 .where(deliveries.c.key == key, SENDING, deliveries.c.lease_owner == owner)
