@@ -490,3 +490,38 @@ def test_a_heartbeat_keeps_the_claim(store: Store) -> None:
     assert store.next_due() == T0 + timedelta(seconds=18)
     assert {d.key for d in store.claim_due(T0 + timedelta(seconds=18), "other")} == {"a", "b"}
     assert store.extend_lease(["a", "b"], "me", T0 + timedelta(seconds=19)) == 0
+
+
+def test_concurrent_first_opens_create_the_schema_once(store_url: str) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def open_and_close() -> None:
+        start.wait()
+        try:
+            Store.open(store_url).close()  # each with its own engine, as separate processes
+        except BaseException as exc:  # reported by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with Store.open(store_url) as store:
+        assert store.counts()["pending"] == 0
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_store_is_shared_by_threads(url: str) -> None:
+    with Store.open(url) as store:
+        store.add_planned(many(100), now=T0)
+        results: list[int] = []
+        threads = [threading.Thread(target=lambda: results.append(
+            len(store.claim_due(T0, "t", limit=30)))) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(results) == [10, 30, 30, 30]
