@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from timeline.feed import Revision
-from timeline.loader import LoadedTimeline
 from timeline.store._base import StoreBase
 from timeline.store._records import EventChange, utc
 from timeline.store._schema import events
+
+if TYPE_CHECKING:  # the feed pulls in icalendar: too heavy for `timeline deliveries`
+    from timeline.feed import Revision
+    from timeline.loader import LoadedTimeline
 
 __all__ = ["EventsMixin"]
 
@@ -83,6 +85,8 @@ class EventsMixin(StoreBase):
 
     def revisions(self) -> dict[str, Revision]:
         """Sequence and last-modified time of every event still in the file."""
+        from timeline.feed import Revision
+
         query = select(events.c.id, events.c.sequence, events.c.modified).where(
             events.c.removed.is_(None))
         with self._read() as conn:
