@@ -13,7 +13,6 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime
-from email.utils import format_datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -89,8 +88,8 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
         gzipped = neg.accepts_gzip(request.headers.get("accept-encoding", ""))
         headers = {"ETag": feed.gzip_etag if gzipped else feed.etag,
                    "Cache-Control": FEED_CACHE_CONTROL, "Vary": "Accept-Encoding"}
-        if feed.last_modified is not None:
-            headers["Last-Modified"] = format_datetime(feed.last_modified, usegmt=True)
+        if feed.last_modified_http is not None:
+            headers["Last-Modified"] = feed.last_modified_http
         if neg.not_modified(request, feed):
             not_modified[kind] += 1
             return Response(status_code=304, headers=headers)

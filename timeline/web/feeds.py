@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 
 import anyio.to_thread
 
@@ -50,6 +51,7 @@ class CachedFeed:
     etag: str  # strong: a digest of `body`, quoted
     gzip_etag: str  # the gzip bytes are another representation, so another strong tag
     last_modified: datetime | None  # the latest revision among the feed's events, UTC
+    last_modified_http: str | None  # the same as an HTTP date, formatted once
 
     def matches_etag(self, header: str) -> bool:
         """If-None-Match uses weak comparison (RFC 9110 13.1.2), and either form of the
@@ -109,13 +111,15 @@ class FeedCache:
                                      revisions=snapshot.revisions, lang=key.lang)
         self.renders += 1
         digest = hashlib.sha256(body).hexdigest()[:32]
+        modified = last_modified(snapshot, key)
         return CachedFeed(
             version=snapshot.version,
             body=body,
             gzipped=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
             etag=f'"{digest}"',
             gzip_etag=f'"{digest}-gzip"',
-            last_modified=last_modified(snapshot, key),
+            last_modified=modified,
+            last_modified_http=format_datetime(modified, usegmt=True) if modified else None,
         )
 
 

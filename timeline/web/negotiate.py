@@ -53,17 +53,20 @@ def slugs(request: Request, name: str) -> list[str]:
     return out
 
 
+def _known(values: frozenset[str], shown: int = 30) -> str:
+    names = sorted(values)
+    more = f" … ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def check_known(snap: Snapshot, tags: list[str], stories: list[str]) -> None:
-    timeline = snap.loaded.timeline
-    known_tags = set(timeline.tags)
     for tag in tags:
-        if tag not in known_tags:
-            raise HTTPException(404, f"unknown tag {tag!r}; known: {', '.join(sorted(known_tags))}")
-    known_stories = {s.id for s in timeline.stories}
+        if tag not in snap.known_tags:
+            raise HTTPException(404, f"unknown tag {tag!r}; known: {_known(snap.known_tags)}")
     for story in stories:
-        if story not in known_stories:
+        if story not in snap.known_stories:
             raise HTTPException(404, f"unknown story {story!r}; known: "
-                                     f"{', '.join(sorted(known_stories))}")
+                                     f"{_known(snap.known_stories)}")
 
 
 def accepts_gzip(header: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from timeline.feed import Revision
 from timeline.loader import LoadedTimeline
@@ -25,6 +26,15 @@ class Snapshot:
     loaded: LoadedTimeline
     revisions: Mapping[str, Revision]
     version: int
+
+    # Worked out once per version, not per request: every feed request checks its filter.
+    @cached_property
+    def known_tags(self) -> frozenset[str]:
+        return frozenset(self.loaded.timeline.tags)
+
+    @cached_property
+    def known_stories(self) -> frozenset[str]:
+        return frozenset(s.id for s in self.loaded.timeline.stories)
 
 
 class TimelineSource:

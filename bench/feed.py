@@ -1,0 +1,324 @@
+"""Feed benchmarks: render time and memory by size, incremental re-render, HTTP throughput.
+
+    python bench/feed.py                       # sizes 1,000 and 10,000; HTTP for 5 s each
+    python bench/feed.py --sizes 1000,10000,100000 --duration 10
+    python bench/feed.py --no-http             # rendering only
+
+Synthetic events mix the four kinds like the real file (deadlines with several reminders,
+windows, happenings, and Tue/Fri office hours excluding holidays). HTTP runs on 127.0.0.1
+only, with `wrk` when installed (apt-get install wrk) and an httpx loop otherwise; the static
+reference is the same bytes served by `python -m http.server`. Results go in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+from icalendar import Calendar, Event
+from pydantic import TypeAdapter
+
+from timeline.feed import FeedRenderer
+from timeline.loader import LoadedTimeline
+from timeline.model import Event as EventModel
+from timeline.model import Recurring, Story, Timeline, Window
+from timeline.recurrence import build_rule
+from timeline.web.feeds import FeedCache, FeedKey
+from timeline.web.source import Snapshot
+
+REPO = Path(__file__).resolve().parent.parent
+_EVENT: TypeAdapter[Any] = TypeAdapter(EventModel)
+
+
+def _raw_event(i: int, stories: int) -> dict[str, Any]:
+    base = date(2024, 1, 1) + timedelta(days=i % 1500)
+    common = {"id": f"e{i}", "story": f"s{i % stories}", "title": f"合成事项 {i}：补贴申请",
+              "title_en": f"Synthetic item {i}", "source": f"原文第{i}条：……",
+              "description": "受理地点：车管所北门。" * 3, "tags": [f"t{i % 50}", "bench"]}
+    kind = i % 10
+    if kind < 4:
+        return {**common, "kind": "deadline", "due": base.isoformat(),
+                "precision": "year-end" if kind == 0 else "day"}
+    if kind < 7:
+        return {**common, "kind": "window", "start": base.isoformat(),
+                "end": (base + timedelta(days=55)).isoformat(), "start_reminders": ["7d"]}
+    if kind < 9:
+        return {**common, "kind": "happening", "date": base.isoformat(), "reminders": []}
+    return {**common, "kind": "recurring", "weekdays": ["tue", "fri"],
+            "start": base.isoformat(), "end": (base + timedelta(days=60)).isoformat(),
+            "except": ["cn-holidays"]}
+
+
+def synthetic(n: int) -> LoadedTimeline:
+    """n events across n/20 stories, built straight from dicts (the loader is not timed)."""
+    count = max(1, n // 20)
+    stories = [Story.model_validate({"id": f"s{i}", "title": f"合成报道 {i}",
+                                     "source": {"newspaper": "基准报"},
+                                     "published": "2024-01-01"}) for i in range(count)]
+    raws = [_raw_event(i, count) for i in range(n)]
+    events = [_EVENT.validate_python(raw) for raw in raws]
+    timeline = Timeline(stories=stories, events=events)
+    windows = {e.id: e for e in events if isinstance(e, Window)}
+    rules = {e.id: build_rule(e, windows.get, timeline.tz) for e in events
+             if isinstance(e, Recurring)}
+    prints = {raw["id"]: hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+              for raw in raws}
+    return LoadedTimeline(timeline, rules, "synthetic", prints)
+
+
+def one_changed(loaded: LoadedTimeline, index: int) -> LoadedTimeline:
+    """The same timeline with one event's title edited (and its fingerprint moved)."""
+    events = list(loaded.timeline.events)
+    old = events[index]
+    events[index] = old.model_copy(update={"title": old.title + "（已更新）"})
+    timeline = loaded.timeline.model_copy(update={"events": events})
+    prints = {**loaded.fingerprints, old.id: "changed"}
+    return LoadedTimeline(timeline, loaded.rules, loaded.source, prints)
+
+
+def timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
+
+
+def peak_memory(func: Callable[[], Any]) -> tuple[int, int]:
+    """(peak, retained) bytes allocated while running func, by tracemalloc; retained is
+    what func's result still holds."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    result = func()
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+    return peak - before, current - before
+
+
+def icalendar_alone(loaded: LoadedTimeline) -> bytes:
+    """A floor for comparison: one Calendar of bare VEVENTs (no alarms, no text assembly),
+    serialised once by icalendar."""
+    cal = Calendar()
+    cal.add("prodid", "-//bench//")
+    cal.add("version", "2.0")
+    stamp = datetime(2024, 1, 1, tzinfo=UTC)
+    for event in loaded.timeline.events:
+        vevent = Event()
+        vevent.add("uid", event.id)
+        vevent.add("dtstamp", stamp)
+        vevent.add("dtstart", date(2024, 1, 1))
+        vevent.add("summary", event.title)
+        vevent.add("description", event.description)
+        cal.add_component(vevent)
+    return cal.to_ical()
+
+
+def measure(n: int) -> dict[str, Any]:
+    loaded = synthetic(n)
+    cold, body = timed(partial(FeedRenderer().render, loaded))
+
+    def keep_renderer() -> tuple[FeedRenderer, bytes]:
+        # The renderer and its blocks stay alive with the feed: what a server keeps.
+        renderer = FeedRenderer()
+        return renderer, renderer.render(loaded)
+
+    peak, retained = peak_memory(keep_renderer)
+    floor, _ = timed(partial(icalendar_alone, loaded))
+    renderer, _ = keep_renderer()
+    warm = min(timed(partial(renderer.render, loaded))[0] for _ in range(3))
+    # Best of three, each a different event so that each really is a change.
+    changes = [one_changed(loaded, n // 2 + k) for k in range(3)]
+    incremental = min(timed(partial(renderer.render, c))[0] for c in changes)
+    # What the web app does on a reload: the above plus gzip, ETag and Last-Modified.
+    cache, key = FeedCache(), FeedKey()
+    cache.get_sync(Snapshot(loaded, {}, 1), key)
+    refresh, _ = timed(partial(cache.get_sync, Snapshot(one_changed(loaded, 0), {}, 2), key))
+    zipped_time, zipped = timed(partial(gzip.compress, body, 6, mtime=0))
+    return {"events": n, "bytes": len(body), "gzip_bytes": len(zipped), "cold_s": cold,
+            "icalendar_floor_s": floor, "warm_s": warm, "one_changed_s": incremental,
+            "cache_refresh_s": refresh, "gzip_s": zipped_time, "peak_mib": peak / 2**20,
+            "retained_mib": retained / 2**20}
+
+
+def render_rows(sizes: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        r = measure(n)
+        rows.append(r)
+        print(f"  {n:>7,} events: cold {r['cold_s']:.3f}s (icalendar floor "
+              f"{r['icalendar_floor_s']:.3f}s), warm {r['warm_s'] * 1000:.1f}ms, one changed "
+              f"{r['one_changed_s'] * 1000:.1f}ms (web cache refresh "
+              f"{r['cache_refresh_s'] * 1000:.0f}ms), peak {r['peak_mib']:.0f} MiB, kept "
+              f"{r['retained_mib']:.0f} MiB, {r['bytes'] / 2**20:.1f} MiB "
+              f"({r['gzip_bytes'] / 2**20:.2f} MiB gzip)", file=sys.stderr)
+    return rows
+
+
+# ── HTTP ───────────────────────────────────────────────────────────────────────────────
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _wrk(url: str, duration: int, headers: dict[str, str]) -> float:
+    command = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", url]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"wrk saw {non2xx.group(1)} error responses for {url}")
+    return float(match.group(1)) if match else 0.0
+
+
+async def _httpx_loop(url: str, duration: int, headers: dict[str, str]) -> float:
+    done = 0
+    stop = time.monotonic() + duration
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        while time.monotonic() < stop:
+            r = await client.get(url, headers=headers)
+            assert r.status_code in (200, 304)
+            done += 1
+
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(32)))
+    return done / duration
+
+
+def load(url: str, duration: int, headers: dict[str, str]) -> float:
+    if shutil.which("wrk"):
+        return _wrk(url, duration, headers)
+    return asyncio.run(_httpx_loop(url, duration, headers))
+
+
+def http_rows(duration: int, events: int) -> list[dict[str, Any]]:
+    """Throughput for the events.yaml feed (events=0) or a synthetic one of that size."""
+    port, static_port = _free_port(), _free_port()
+    if events:
+        timeline = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                    f"from feed import synthetic; loaded = synthetic({events}); ")
+    else:
+        timeline = ("from timeline.loader import load_timeline; "
+                    f"loaded = load_timeline({str(REPO / 'events.yaml')!r}); ")
+    code = (f"{timeline}from timeline.web import TimelineSource, serve; "
+            f"serve(TimelineSource(loaded), '127.0.0.1', {port}, log_level='warning', "
+            "access_log=False)")
+    server = subprocess.Popen([sys.executable, "-c", code])
+    static_dir = Path(tempfile.mkdtemp(prefix="bench-static-"))
+    static = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(f"{base}/healthz", server)
+        # The first request renders (a 10,000-event feed takes seconds); the rest are cached.
+        feed = httpx.get(f"{base}/calendar.ics", headers={"Accept-Encoding": "identity"},
+                         timeout=600)
+        (static_dir / "calendar.ics").write_bytes(feed.content)
+        static = subprocess.Popen([sys.executable, "-m", "http.server", str(static_port),
+                                   "--bind", "127.0.0.1"], cwd=static_dir,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait(f"http://127.0.0.1:{static_port}/calendar.ics", static)
+        cases = [
+            ("feed 200 (identity)", f"{base}/calendar.ics", {"Accept-Encoding": "identity"}),
+            ("feed 200 (gzip)", f"{base}/calendar.ics", {"Accept-Encoding": "gzip"}),
+            ("feed 304 (If-None-Match)", f"{base}/calendar.ics",
+             {"If-None-Match": feed.headers["etag"], "Accept-Encoding": "identity"}),
+            ("static file, python -m http.server",
+             f"http://127.0.0.1:{static_port}/calendar.ics", {}),
+        ]
+        rows = []
+        for name, url, headers in cases:
+            rate = load(url, duration, headers)
+            rows.append({"case": name, "requests_per_s": rate, "bytes": len(feed.content)})
+            print(f"  {name}: {rate:,.0f} req/s", file=sys.stderr)
+        return rows
+    finally:
+        server.terminate()
+        server.wait(10)
+        if static is not None:
+            static.terminate()
+            static.wait(10)
+        shutil.rmtree(static_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000",
+                        help="comma-separated event counts (100000 takes a minute or two)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per HTTP case")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP throughput part")
+    parser.add_argument("--http-events", type=int, default=0,
+                        help="serve a synthetic feed of this many events over HTTP "
+                             "(default: the real events.yaml)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args()
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"load tool: {'wrk' if shutil.which('wrk') else 'httpx loop'}", file=sys.stderr)
+    print("rendering:", file=sys.stderr)
+    renders = render_rows(sizes)
+    http = []
+    if not args.no_http:
+        what = f"{args.http_events:,}-event" if args.http_events else "events.yaml"
+        print(f"HTTP, {what} feed, {args.duration}s per case, 32 connections:",
+              file=sys.stderr)
+        http = http_rows(args.duration, args.http_events)
+    if args.json:
+        print(json.dumps({"render": renders, "http": http}, indent=2))
+        return
+    print("\n| events | feed size (gzip) | cold render | icalendar floor | warm | one changed "
+          "| web cache refresh | peak memory | kept (cache + feed) |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in renders:
+        print(f"| {r['events']:,} | {r['bytes'] / 2**20:.1f} MiB ({r['gzip_bytes'] / 2**20:.2f}) "
+              f"| {r['cold_s']:.2f} s | {r['icalendar_floor_s']:.2f} s "
+              f"| {r['warm_s'] * 1000:.0f} ms | {r['one_changed_s'] * 1000:.0f} ms "
+              f"| {r['cache_refresh_s'] * 1000:.0f} ms "
+              f"| {r['peak_mib']:.0f} MiB | {r['retained_mib']:.0f} MiB |")
+    if http:
+        print(f"\n| HTTP case ({http[0]['bytes'] / 1024:,.0f} KiB feed) | requests/s |"
+              "\n|---|---:|")
+        for h in http:
+            print(f"| {h['case']} | {h['requests_per_s']:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
