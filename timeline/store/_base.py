@@ -3,8 +3,9 @@
 Writes are serialized per concern so that two processes on one database never interleave:
 on SQLite every write transaction starts with `BEGIN IMMEDIATE` (the database write lock,
 taken up front rather than on first write, so busy_timeout can wait for it instead of
-failing with SQLITE_BUSY when a read lock cannot be upgraded); on PostgreSQL planning and
-event syncing take a transaction-scoped advisory lock, and claims rely on row locks with
+failing with SQLITE_BUSY when a read lock cannot be upgraded); on PostgreSQL schema
+changes, event syncing and the many-row outbox updates (planning, cancelling, marking
+missed) each take a transaction-scoped advisory lock, and claims rely on row locks with
 `FOR UPDATE SKIP LOCKED`.
 """
 

@@ -22,7 +22,6 @@ from timeline.store._schema import ACTIVE, SENDING, deliveries, run_at, state_in
 __all__ = ["ClaimsMixin"]
 
 
-
 class ClaimsMixin(StoreBase):
     def _take(self, conn: Connection, picked: Select[Any], values: dict[str, Any]
               ) -> list[Delivery]:
@@ -133,7 +132,9 @@ class ClaimsMixin(StoreBase):
             values["attempts"] = case((SENDING, deliveries.c.attempts - 1),
                                       else_=deliveries.c.attempts)
         missed = 0
-        with self._write() as conn:
+        # Serialized with add_planned and cancel_except, which also update many waiting rows
+        # at once: two such updates locking rows in different orders could deadlock.
+        with self._write(lock="plan") as conn:
             for chunk in chunks(sorted(set(keys))):
                 stmt = (update(deliveries).where(deliveries.c.key.in_(chunk), which)
                         .values(**values))
