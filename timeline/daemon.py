@@ -20,7 +20,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,10 +62,18 @@ class Daemon:
         self.stopped = asyncio.Event()
         self.wake = asyncio.Event()
         self.events_mtime: float | None = None
+        self._started = False  # the first load is applied: reloads may run
+        self._reload_requested = False
         self._background: set[asyncio.Future[bool]] = set()
 
     # ── start-up ────────────────────────────────────────────────────────────────────
     async def run(self) -> int:
+        # Handlers first: the default action of SIGHUP (and SIGTERM) kills the process, so a
+        # `systemctl reload` right after a start must not find them missing.
+        with self._signals(asyncio.get_running_loop()):
+            return await self._run()
+
+    async def _run(self) -> int:
         settings = self.settings
         loaded = load_timeline(settings.events)  # refuse to start on a bad file
         self.store = await asyncio.to_thread(Store.open, settings.store)
@@ -76,12 +84,59 @@ class Daemon:
             self.source = TimelineSource(loaded)
             self.dispatcher = Dispatcher(settings, self.store, self.notifiers, self.source,
                                          self.owner)
+            self.dispatcher.stopping = self.stopped.is_set()
+            await self._take_over_orphans()
             await self._apply(loaded, first_start=True)
             self.events_mtime = _mtime(settings.events)
+            self._started = True
+            if self._reload_requested:  # SIGHUP while starting: the file may have changed
+                self.request_reload()
             return await self._main_loop()
         finally:
             await self.client.aclose()
             await asyncio.to_thread(self.store.close)
+
+    async def _take_over_orphans(self) -> None:
+        """Take back at once what a crashed run on this host left claimed (`sending`).
+
+        Its lease would free the rows only after minutes, and the restart after a crash
+        (systemd's Restart=) is exactly when they should go out. Those really in flight at
+        the crash are sent again under the same key, which receivers can drop.
+        """
+        released = await self._release_claims(self._orphaned)
+        if released:
+            log.warning("took back %d delivery(ies) left in flight by a run that is gone; "
+                        "they are sent again with the same key", released)
+
+    def _orphaned(self, owner: str) -> bool:
+        """Whether the claim owner `owner` (host:pid:random) was a process on this host that
+        no longer runs. Another host's claims are left to their lease."""
+        try:
+            host, pid_text, _ = owner.rsplit(":", 2)
+            pid = int(pid_text)
+        except ValueError:
+            return False
+        if owner == self.owner or host != socket.gethostname():
+            return False
+        if pid == os.getpid():
+            return True  # an earlier run under our pid (a container's pid 1): not us
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # EPERM: a live process of another user
+            return False
+        return False  # alive (or the pid was reused): wait for the lease
+
+    async def _release_claims(self, which: Callable[[str], bool]) -> int:
+        """Release (make pending again) every claim whose owner `which` accepts."""
+        rows = await asyncio.to_thread(self.store.deliveries, "sending", 100_000)
+        released = 0
+        for row in rows:
+            if row.lease_owner and which(row.lease_owner):
+                released += await asyncio.to_thread(self.store.release, row.key,
+                                                    row.lease_owner)
+        return released
 
     async def _apply(self, loaded: LoadedTimeline, first_start: bool = False) -> None:
         summary = await asyncio.to_thread(apply_timeline, self.store, self.settings, loaded,
@@ -103,21 +158,30 @@ class Daemon:
             self.scheduler.add_job(self.poll_file, IntervalTrigger(seconds=1), id="watch",
                                    coalesce=True, max_instances=1)
         self.scheduler.start()
-        with self._signals(loop):
-            server_task = asyncio.ensure_future(self._serve_http()) if self.serve else None
-            worker = asyncio.ensure_future(self._worker())
-            self.arm()
-            await self.stopped.wait()
-            log.info("stopping: finishing in-flight sends (up to %.0f s)", SHUTDOWN_GRACE)
-            await self.dispatcher.drain(SHUTDOWN_GRACE)
+        server_task = asyncio.ensure_future(self._serve_http()) if self.serve else None
+        worker = asyncio.ensure_future(self._worker())
+        self.arm()
+        await self.stopped.wait()
+        log.info("stopping: finishing in-flight sends (up to %.0f s)", SHUTDOWN_GRACE)
+        await self.dispatcher.drain(SHUTDOWN_GRACE)
+        # The worker ends at its next look at `stopping`. Wait for it rather than cancel it
+        # at once: it may be inside a claim (a thread, which would still commit), and the
+        # rows it gets it gives back itself.
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), SHUTDOWN_GRACE)
+        except TimeoutError:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
-            if server_task is not None:
-                self.http_server.should_exit = True
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(server_task, 5)
-            self.scheduler.shutdown(wait=False)
+        # Anything still claimed by this run goes back now, not when its lease runs out.
+        released = await self._release_claims(lambda owner: owner == self.owner)
+        if released:
+            log.warning("released %d claimed delivery(ies) on shutdown", released)
+        if server_task is not None:
+            self.http_server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(server_task, 5)
+        self.scheduler.shutdown(wait=False)
         log.info("stopped")
         return 0
 
@@ -169,6 +233,9 @@ class Daemon:
 
     # ── reloads ─────────────────────────────────────────────────────────────────────
     def request_reload(self) -> None:
+        if not self._started:
+            self._reload_requested = True  # still starting: reload once started
+            return
         task = asyncio.ensure_future(self.reload())
         self._background.add(task)  # keep a reference until it is done
         task.add_done_callback(self._background.discard)
@@ -194,7 +261,8 @@ class Daemon:
 
     def stop(self) -> None:
         self.stopped.set()
-        self.dispatcher.stopping = True
+        if hasattr(self, "dispatcher"):  # a signal during start-up comes before it exists
+            self.dispatcher.stopping = True
         self.wake.set()
 
     # ── HTTP ────────────────────────────────────────────────────────────────────────

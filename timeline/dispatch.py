@@ -115,11 +115,19 @@ class Dispatcher:
                                            self._lease_seconds())
             if not rows:
                 break
+            if self.stopping:  # SIGTERM came while claiming: give them back, send nothing
+                await self._release(rows)
+                break
             handled += len(rows)
             batches = await self._triage(rows, now)
 
             async def one(batch: _Batch) -> None:
                 async with semaphore:
+                    if self.stopping:
+                        # Queued behind the in-flight sends: not started, so not sent after
+                        # SIGTERM (drain waits only for what is under way).
+                        await self._release(batch.rows)
+                        return
                     await self._send(batch)
 
             tasks = [asyncio.ensure_future(one(b)) for b in batches]
@@ -131,6 +139,10 @@ class Dispatcher:
 
     def _lease_seconds(self) -> float:
         return 120.0
+
+    async def _release(self, rows: Sequence[Delivery]) -> None:
+        for row in rows:
+            await asyncio.to_thread(self.store.release, row.key, self.owner)
 
     async def _triage(self, rows: list[Delivery], now: datetime) -> list[_Batch]:
         """Split claimed rows into send batches; record as missed what is no longer useful."""
@@ -353,8 +365,7 @@ class Dispatcher:
         for task in pending:
             rows = self.in_flight.get(task, [])
             task.cancel()
-            for row in rows:
-                await asyncio.to_thread(self.store.release, row.key, self.owner)
+            await self._release(rows)
         if pending:
             log.warning("released %d unfinished send(s) on shutdown", len(pending))
 
