@@ -1,0 +1,385 @@
+"""The running daemon, end to end and in real time: `timeline run` as a subprocess, a real
+local receiver, real signals, SQLite (and PostgreSQL for two instances).
+
+The clock is never frozen here (a frozen clock stalls asyncio); deadlines are written a few
+seconds ahead and the tests poll the receiver and the store instead of sleeping fixed times.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from standardwebhooks import Webhook
+
+from tests.daemon_helpers import (
+    FIRST_EVENT_LINE,
+    SH,
+    WHSEC,
+    DaemonProcess,
+    HookReceiver,
+    at,
+    cli,
+    deadline,
+    deliveries,
+    poll,
+    write_config,
+    write_events,
+)
+from tests.receiver import Reply
+from timeline.config import load_settings
+from timeline.loader import load_timeline
+from timeline.plan import occurrence_token
+from timeline.reload import apply_timeline
+from timeline.store import Store
+
+PG_SERVER = os.environ.get("TIMELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def key(event_id: str, due: datetime, lead: str = "0d") -> str:
+    """The delivery key (and webhook-id) of a timed deadline's reminder to `hook`."""
+    return f"{event_id}/{occurrence_token(due.astimezone(SH))}/{lead}/hook"
+
+
+@pytest.fixture(scope="module")
+def hook_receiver() -> Iterator[HookReceiver]:
+    receiver = HookReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def receiver(hook_receiver: HookReceiver) -> HookReceiver:
+    hook_receiver.reset()
+    return hook_receiver
+
+
+@pytest.fixture
+def daemons() -> Iterator[Callable[..., DaemonProcess]]:
+    """Make DaemonProcess objects; whatever is still running at the end is killed."""
+    made: list[DaemonProcess] = []
+
+    def make(config: Path, name: str = "daemon") -> DaemonProcess:
+        daemon = DaemonProcess(config, name)
+        made.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in made:
+        daemon.cleanup()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, receiver: HookReceiver) -> Callable[..., Path]:
+    """Write config.yaml (webhook notifier → receiver) in tmp_path; returns its path."""
+
+    def make(**options: object) -> Path:
+        return write_config(tmp_path / "config.yaml", f"{receiver.url}/hook", **options)
+
+    return make
+
+
+def verify(hit_body: bytes, headers: dict[str, str]) -> dict[str, object]:
+    return Webhook(WHSEC).verify(hit_body, headers)  # raises when the signature is wrong
+
+
+# ── on time, retries, dead letters ──────────────────────────────────────────────────────
+
+def test_reminder_fires_within_a_second_of_its_due_time_signed(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup()
+    due = at(2.0)
+    write_events(tmp_path / "events.yaml", [deadline("ontime", due)])
+    daemons(config).start().ready()
+
+    hit = poll(lambda: receiver.about("ontime"), 10, "the reminder")[0]
+    latency = hit.at - due.timestamp()
+    print(f"due → received: {latency * 1000:.0f} ms")
+    assert -0.05 <= latency < 1.0, latency
+    payload = verify(hit.body, hit.headers)
+    assert hit.id == key("ontime", due)
+    assert payload["kind"] == "reminder" and payload["event"] == "ontime"
+    assert payload["late"] is False
+
+    row = poll(lambda: deliveries(config, "sent").get(hit.id), 5, "the delivery marked sent")
+    assert row["attempts"] == 1 and row["late"] is False
+    assert len(receiver.about("ontime")) == 1
+
+
+def test_retryable_answers_are_retried_with_the_same_id_until_delivered_once(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup()
+    due = at(2.0)
+    receiver.script("flaky", Reply(500, body="upstream down"))
+    receiver.script("limited", Reply(429, body="slow down", headers={"Retry-After": "1"}))
+    write_events(tmp_path / "events.yaml", [deadline("flaky", due), deadline("limited", due)])
+    daemons(config).start().ready()
+
+    sent = poll(lambda: {k: r for k, r in deliveries(config, "sent").items()
+                         if k.split("/")[0] in ("flaky", "limited")} if
+                len(receiver.snapshot()) >= 4 else None, 15, "both delivered after a retry")
+    assert set(sent) == {key("flaky", due), key("limited", due)}
+    for event in ("flaky", "limited"):
+        hits = receiver.about(event)
+        assert [h.id for h in hits] == [key(event, due)] * 2  # one retry, then delivered
+        for hit in hits:
+            verify(hit.body, hit.headers)
+        assert sent[key(event, due)]["attempts"] == 2
+    # Retry-After: 1 is honoured; the 500 backs off retry_base (1 s) with ±50 % jitter.
+    limited = receiver.about("limited")
+    assert limited[1].at - limited[0].at >= 0.95
+    flaky = receiver.about("flaky")
+    assert flaky[1].at - flaky[0].at >= 0.45
+    time.sleep(0.5)  # nothing more arrives once delivered
+    assert len(receiver.snapshot()) == 4
+
+
+def test_permanent_failure_is_a_dead_letter_until_retried(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup()
+    due = at(2.0)
+    receiver.script("refused", Reply(400, body="bad request"))
+    write_events(tmp_path / "events.yaml", [deadline("refused", due)])
+    daemon = daemons(config).start().ready()
+    dead_key = key("refused", due)
+
+    dead = poll(lambda: deliveries(config, "dead"), 10, "a dead letter")
+    assert list(dead) == [dead_key]
+    assert dead[dead_key]["attempts"] == 1 and "400" in dead[dead_key]["last_error"]
+    assert len(receiver.about("refused")) == 1  # a 4xx is not retried
+
+    cli(config, "retry", dead_key)
+    assert deliveries(config)[dead_key]["state"] == "pending"
+    daemon.signal(signal.SIGHUP)  # wakes it now rather than at its next wake-up
+    poll(lambda: deliveries(config, "sent").get(dead_key), 10, "the retried delivery sent")
+    hits = receiver.about("refused")
+    assert [h.id for h in hits] == [dead_key, dead_key]
+    verify(hits[1].body, hits[1].headers)
+    assert daemon.running()
+
+
+# ── crashes, restarts, downtime ─────────────────────────────────────────────────────────
+
+def test_kill_9_mid_burst_then_restart_delivers_every_key_once_per_webhook_id(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    concurrency = 3
+    config = setup(concurrency=concurrency)
+    due = at(2.0)
+    ids = [f"burst-{i:02d}" for i in range(40)]
+    receiver.default = Reply(json={"ok": True}, delay=0.2)
+    write_events(tmp_path / "events.yaml", [deadline(i, due) for i in ids])
+    daemon = daemons(config).start().ready()
+
+    poll(lambda: len(receiver.snapshot()) >= 10, 10, "the burst under way")
+    daemon.kill()
+    before = receiver.snapshot()
+    assert len(before) < len(ids), "the burst finished before the kill"
+
+    daemon.start().ready()
+    poll(lambda: set(receiver.ids()) >= {key(i, due) for i in ids}, 20,
+         "every key after the restart")
+    poll(lambda: len(deliveries(config, "sent")) == len(ids), 10, "every key marked sent")
+
+    counts = receiver.ids()
+    assert set(counts) == {key(i, due) for i in ids}  # a receiver deduplicating by id
+    repeated = {k for k, n in counts.items() if n > 1}
+    # Only what was in flight at the kill goes out again, with its webhook-id, once more.
+    assert repeated <= {h.id for h in before}
+    assert all(counts[k] == 2 for k in repeated)
+    assert len(repeated) <= concurrency
+    for hit in receiver.snapshot():
+        verify(hit.body, hit.headers)
+
+
+def test_restart_after_downtime_sends_late_and_reports_missed_once(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup(catch_up="2s")
+    now = datetime.now(UTC)
+    ahead_due = now + timedelta(seconds=30)  # its reminder fell due 8 s ago; still useful
+    gone_due = now - timedelta(seconds=5)  # passed beyond catch_up: too late to remind
+    write_events(tmp_path / "events.yaml", [deadline("ahead", ahead_due, "[38s]"),
+                                            deadline("gone", gone_due, "[3s]")])
+    # The previous run: a daemon that started 20 s ago planned both, then went down.
+    settings = load_settings(config)
+    with Store.open(settings.store) as store:
+        apply_timeline(store, settings, load_timeline(settings.events),
+                       now - timedelta(seconds=20))
+        assert store.counts()["pending"] == 2
+    ahead_key, gone_key = key("ahead", ahead_due, "38s"), key("gone", gone_due, "3s")
+
+    daemon = daemons(config).start().ready()
+    late = poll(lambda: receiver.about("ahead"), 10, "the late reminder")
+    summary = poll(lambda: [h for h in receiver.snapshot() if h.id.startswith("missed/")],
+                   10, "the missed summary")
+    assert len(late) == 1 and late[0].id == ahead_key
+    body = verify(late[0].body, late[0].headers)
+    assert body["late"] is True and body["kind"] == "reminder"
+    assert len(summary) == 1
+    report = verify(summary[0].body, summary[0].headers)
+    assert report["kind"] == "missed"
+    assert gone_key in report["text"] or "gone" in report["text"]
+    assert not receiver.about("gone")
+
+    missed = poll(lambda: deliveries(config, "missed"), 5, "the missed delivery recorded")
+    assert list(missed) == [gone_key]
+    sent = poll(lambda: ahead_key in deliveries(config, "sent") and deliveries(config, "sent"),
+                5, "the late delivery marked sent")
+    assert sent[ahead_key]["late"] is True
+    assert daemon.stop() == 0
+
+    # A second restart reports nothing again.
+    hits = len(receiver.snapshot())
+    daemon.start().ready()
+    time.sleep(1.0)
+    assert len(receiver.snapshot()) == hits, [h.id for h in receiver.snapshot()[hits:]]
+    assert list(deliveries(config, "missed")) == [gone_key]
+
+    # An operator who still wants it sends it on purpose: not judged missed again.
+    cli(config, "retry", gone_key)
+    daemon.signal(signal.SIGHUP)
+    again = poll(lambda: receiver.about("gone"), 10, "the retried missed reminder")
+    assert again[0].id == gone_key
+    poll(lambda: gone_key in deliveries(config, "sent"), 5, "the retried one marked sent")
+    assert daemon.stop() == 0
+
+
+# ── signals ─────────────────────────────────────────────────────────────────────────────
+
+def test_sigterm_mid_burst_exits_0_starts_nothing_new_and_loses_nothing(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup(concurrency=2)
+    due = at(2.0)
+    # Claimed in key order: "a-slow" takes one slot and hangs far past the grace period,
+    # the other slot works through the queue.
+    ids = ["a-slow"] + [f"queued-{i}" for i in range(8)]
+    receiver.default = Reply(json={"ok": True}, delay=0.3)
+    receiver.script("a-slow", Reply(json={"ok": True}, delay=7))
+    write_events(tmp_path / "events.yaml", [deadline(i, due) for i in ids])
+    daemon = daemons(config).start().ready()
+
+    poll(lambda: len(receiver.snapshot()) >= 3, 10, "the burst under way")
+    signalled = time.time()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+    took = time.time() - signalled
+    assert took < 8, took  # the 5 s grace for the hanging send, then exit
+    assert "released 1 unfinished send(s) on shutdown" in daemon.log()
+    received = receiver.snapshot()
+    started_late = [h.id for h in received if h.at > signalled + 0.1]
+    assert started_late == [], "sends started after SIGTERM"
+
+    # Released or sent, never lost and never left claimed; released ones not counted tried.
+    rows = {k.split("/")[0]: r for k, r in deliveries(config).items()}
+    assert {r["state"] for r in rows.values()} <= {"sent", "pending"}, rows
+    assert rows["a-slow"]["state"] == "pending" and rows["a-slow"]["attempts"] == 0
+    answered = {h.event for h in received} - {"a-slow"}
+    assert {e for e, r in rows.items() if r["state"] == "sent"} == answered
+    assert all(r["attempts"] == 0 for r in rows.values() if r["state"] == "pending")
+
+    # The next run sends the rest; only the hanging one repeats its webhook-id.
+    daemon.start().ready()
+    poll(lambda: len(deliveries(config, "sent")) == len(ids), 10, "the rest delivered")
+    counts = receiver.ids()
+    assert set(counts) == {key(i, due) for i in ids}
+    assert {k for k, n in counts.items() if n > 1} == {key("a-slow", due)}
+    assert daemon.stop() == 0
+
+
+def test_sighup_refuses_a_broken_file_and_applies_a_moved_deadline(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup()
+    events = tmp_path / "events.yaml"
+    kept_due, old_due, new_due = at(2.5), at(4.5), at(6.0)
+    write_events(events, [deadline("kept", kept_due), deadline("moved", old_due)])
+    daemon = daemons(config).start().ready()
+
+    # A broken file (the only event's date is not a date, on line 5): refused, file:line
+    # named, the running timeline kept.
+    write_events(events, [deadline("kept", kept_due).replace(
+        kept_due.isoformat(timespec="milliseconds"), "someday")])
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log(rf"ERROR timeline\.daemon: reload refused: .*events\.yaml:"
+                    rf"{FIRST_EVENT_LINE}: kept\.due: ", 5)
+    daemon.wait_log(r"keeping the running timeline \(2 events\)", 5)
+    assert daemon.running()
+    hit = poll(lambda: receiver.about("kept"), 10, "the old timeline's reminder")[0]
+    assert hit.id == key("kept", kept_due)
+    assert -0.05 <= hit.at - kept_due.timestamp() < 1.0
+
+    # A valid change that moves a deadline: a change notice at once, the reminder at the new
+    # time and not the old.
+    assert time.time() < old_due.timestamp() - 1, "too slow to test the move"
+    write_events(events, [deadline("kept", kept_due), deadline("moved", new_due)])
+    reloaded_at = time.time()
+    daemon.signal(signal.SIGHUP)
+    notice = poll(lambda: [h for h in receiver.about("moved") if "/change-" in h.id], 5,
+                  "the change notice")[0]
+    assert notice.at - reloaded_at < 1.0
+    body = verify(notice.body, notice.headers)
+    assert body["kind"] == "change"
+    old_text = old_due.strftime("%Y-%m-%dT%H:%M:%S")
+    new_text = new_due.strftime("%Y-%m-%dT%H:%M:%S")
+    assert old_text in body["text"] and new_text in body["text"], body["text"]
+
+    reminder = poll(lambda: [h for h in receiver.about("moved") if "/change-" not in h.id],
+                    10, "the moved reminder")[0]
+    assert reminder.id == key("moved", new_due)
+    assert -0.05 <= reminder.at - new_due.timestamp() < 1.0
+    time.sleep(0.3)
+    assert len(receiver.about("moved")) == 2  # the notice and one reminder, at the new time
+    assert daemon.running()
+    assert daemon.stop() == 0
+
+
+# ── two instances on PostgreSQL ─────────────────────────────────────────────────────────
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A scratch PostgreSQL database, dropped afterwards; skips when the server is down."""
+    try:
+        admin = psycopg.connect(PG_SERVER, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {PG_SERVER} is unreachable: {exc}".strip())
+    name = f"timeline_daemon_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_two_daemons_on_one_postgresql_send_each_key_once(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess], pg_database: str) -> None:
+    config = setup(store=pg_database, concurrency=4)
+    due = at(3.0)
+    ids = [f"ha-{i:02d}" for i in range(30)]
+    receiver.default = Reply(json={"ok": True}, delay=0.05)
+    write_events(tmp_path / "events.yaml", [deadline(i, due) for i in ids])
+    first = daemons(config, "first").start()
+    second = daemons(config, "second").start()
+    first.ready(15)
+    second.ready(15)
+
+    poll(lambda: len(deliveries(config, "sent")) == len(ids), 15, "every key sent")
+    time.sleep(0.3)
+    counts = receiver.ids()
+    assert set(counts) == {key(i, due) for i in ids}
+    assert [k for k, n in counts.items() if n != 1] == []
+    assert first.stop() == 0 and second.stop() == 0
