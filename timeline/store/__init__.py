@@ -9,7 +9,8 @@ or migrated on open.
     _base      URLs, engines, read/write transactions and the locks that serialize writers
     _events    sync_events, revisions
     _outbox    add_planned, cancel_except and the read-only queries
-    _claims    claim_due and the outcomes: mark_sent/retry/dead, release, missed, retry
+    _claims    claim_due, extend_lease and the outcomes: mark_sent/retry/dead, release,
+               mark_missed, retry
     _store     Store: open, close, ping
 """
 

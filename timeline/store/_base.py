@@ -106,7 +106,8 @@ class StoreBase:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A connection in a read transaction (a consistent snapshot on both backends)."""
+        """A connection in a read-only transaction, rolled back at the end (one snapshot on
+        SQLite; on PostgreSQL each statement sees what was committed before it)."""
         with self._serial, self._engine.connect() as conn:
             yield conn
 
