@@ -7,6 +7,7 @@ seconds ahead and the tests poll the receiver and the store instead of sleeping 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from standardwebhooks import Webhook
@@ -35,10 +37,13 @@ from tests.daemon_helpers import (
 )
 from tests.receiver import Reply
 from timeline.config import load_settings
+from timeline.daemon import build_notifiers
+from timeline.dispatch import Dispatcher
 from timeline.loader import load_timeline
 from timeline.plan import occurrence_token
 from timeline.reload import apply_timeline
 from timeline.store import Store
+from timeline.web.source import TimelineSource
 
 PG_SERVER = os.environ.get("TIMELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -383,3 +388,40 @@ def test_two_daemons_on_one_postgresql_send_each_key_once(
     assert set(counts) == {key(i, due) for i in ids}
     assert [k for k, n in counts.items() if n != 1] == []
     assert first.stop() == 0 and second.stop() == 0
+
+
+class _ShortLease(Dispatcher):
+    def _lease_seconds(self) -> float:
+        return 0.6
+
+
+async def test_a_batch_outlasting_its_lease_keeps_its_claims(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path]) -> None:
+    """Two dispatchers (two instances) on one store, in process: one claims a batch that takes
+    longer than a lease to send (one at a time, slow receiver); the other, looking for work
+    all along, must not take those claims over and send them again."""
+    settings = load_settings(setup(concurrency=1))
+    ids = [f"long-{i}" for i in range(5)]
+    due = at(-1.0)
+    write_events(settings.events, [deadline(i, due) for i in ids])
+    loaded = load_timeline(settings.events)
+    receiver.default = Reply(json={"ok": True}, delay=0.3)  # 1.5 s for the batch
+    with Store.open(settings.store) as first_store, Store.open(settings.store) as other_store:
+        apply_timeline(first_store, settings, loaded, datetime.now(UTC))
+        async with httpx.AsyncClient() as client:
+            def dispatcher(store: Store, owner: str) -> Dispatcher:
+                return _ShortLease(settings, store, build_notifiers(settings, client),
+                                   TimelineSource(loaded), owner)
+
+            first = dispatcher(first_store, "host:1:first")
+            other = dispatcher(other_store, "host:2:other")
+            sending = asyncio.ensure_future(first.run_due())
+            await asyncio.sleep(0.1)
+            while not sending.done():
+                await other.run_due()
+                await asyncio.sleep(0.05)
+            await sending
+        assert first_store.keys(["sent"]) == {key(i, due) for i in ids}
+    counts = receiver.ids()
+    assert set(counts) == {key(i, due) for i in ids}
+    assert [k for k, n in counts.items() if n != 1] == []

@@ -42,6 +42,9 @@ __all__ = ["Dispatcher", "RateLimiter"]
 log = logging.getLogger("timeline.dispatch")
 # A delivery due this long before the daemon started fell due while it was down.
 LATE_TOLERANCE = timedelta(seconds=5)
+# How long a claim lasts unless renewed (run_due renews its claims while it sends): how
+# soon another instance takes over the deliveries of one that died mid-send.
+LEASE = timedelta(seconds=30)
 
 
 class RateLimiter:
@@ -134,11 +137,33 @@ class Dispatcher:
             for task, batch in zip(tasks, batches, strict=True):
                 self.in_flight[task] = batch.rows
                 task.add_done_callback(lambda t: self.in_flight.pop(t, None))
-            await asyncio.gather(*tasks, return_exceptions=True)
+            heartbeat = asyncio.ensure_future(self._heartbeat())
+            try:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                heartbeat.cancel()
         return handled
 
     def _lease_seconds(self) -> float:
-        return 120.0
+        return LEASE.total_seconds()
+
+    async def _heartbeat(self) -> None:
+        """Renew the claims of everything claimed and not yet finished, three times a lease.
+
+        A batch may take longer than one lease (a slow receiver, sends queued behind the
+        concurrency limit); a claim that ran out would be taken over and sent a second time
+        by another instance while this one still sends it."""
+        lease = self._lease_seconds()
+        while True:
+            await asyncio.sleep(lease / 3)
+            keys = [row.key for rows in self.in_flight.values() for row in rows]
+            if not keys:
+                continue
+            try:
+                await asyncio.to_thread(self.store.extend_lease, keys, self.owner,
+                                        datetime.now(UTC), lease)
+            except Exception:  # the store may blip; the next beat tries again
+                log.warning("could not renew %d claim(s)", len(keys), exc_info=True)
 
     async def _release(self, rows: Sequence[Delivery]) -> None:
         for row in rows:
