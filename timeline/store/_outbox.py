@@ -20,12 +20,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from timeline.store._base import StoreBase
 from timeline.store._records import (
     ACTIVE_STATES,
-    OUTCOME_STATES,
     STATES,
     Delivery,
     PlannedDelivery,
@@ -33,11 +32,13 @@ from timeline.store._records import (
 )
 from timeline.store._schema import (
     ACTIVE,
+    OUTCOME,
     SENDING,
     UTCDateTime,
     deliveries,
     encode_json,
     run_at,
+    sqlite_time,
     state_in,
 )
 
@@ -69,9 +70,13 @@ _REVIVE = (
 
 _COLUMNS = ["key", "event_id", "notifier", "due_at", "state", "attempts", "late", "payload",
             "created_at", "updated_at"]
-# RETURNING also lets SQLAlchemy send many rows per statement ("insertmanyvalues").
-_SQLITE_INSERT = (sqlite.insert(deliveries).on_conflict_do_nothing(index_elements=["key"])
-                  .returning(deliveries.c.key))
+# Written out for SQLite's executemany (see _insert_new); rowcount then sums the rows the
+# statements inserted, which DO NOTHING leaves out.
+_SQLITE_INSERT = (
+    'INSERT INTO deliveries ("key", event_id, notifier, due_at, state, attempts, late,'
+    " payload, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)"
+    ' ON CONFLICT ("key") DO NOTHING'
+)
 _planned = func.unnest(
     bindparam("keys", type_=ARRAY(Text)), bindparam("event_ids", type_=ARRAY(Text)),
     bindparam("notifiers", type_=ARRAY(Text)),
@@ -112,7 +117,7 @@ class OutboxMixin(StoreBase):
         """Insert pending deliveries, skipping keys that exist; returns how many went in.
 
         ON CONFLICT DO NOTHING still matters after add_planned's SELECT: on PostgreSQL another
-        writer may have added a key since; RETURNING counts only our rows.
+        writer may have added a key since, and only our rows are counted.
         """
         if self._postgres:
             # One array per column: a single short statement per chunk, several times faster
@@ -124,10 +129,13 @@ class OutboxMixin(StoreBase):
                              for p in new],
                 "now": now,
             }).all())
-        rows = [{"key": p.key, "event_id": p.event_id, "notifier": p.notifier,
-                 "due_at": p.due_at, "state": "pending", "attempts": 0, "late": False,
-                 "payload": p.payload, "created_at": now, "updated_at": now} for p in new]
-        return len(conn.execute(_SQLITE_INSERT, rows).all())
+        # Straight to the driver's executemany, values converted here once: SQLAlchemy's
+        # per-row parameter processing would take longer than SQLite's own work.
+        stamp = sqlite_time(now)
+        rows = [(p.key, p.event_id, p.notifier, sqlite_time(p.due_at),
+                 None if p.payload is None else encode_json(p.payload), stamp, stamp)
+                for p in new]
+        return conn.exec_driver_sql(_SQLITE_INSERT, rows).rowcount
 
     def add_planned(self, items: Iterable[PlannedDelivery], *,
                     now: datetime | None = None) -> int:
@@ -236,7 +244,7 @@ class OutboxMixin(StoreBase):
 
     def last_outcome(self) -> Delivery | None:
         """The delivery most recently finished as sent or dead."""
-        query = (select(deliveries).where(state_in(OUTCOME_STATES))
+        query = (select(deliveries).where(OUTCOME)
                  .order_by(deliveries.c.updated_at.desc(), deliveries.c.key.desc())
                  .limit(1))
         with self._read() as conn:

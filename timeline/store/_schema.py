@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from timeline.errors import ConfigError
-from timeline.store._records import ACTIVE_STATES, STATES, utc
+from timeline.store._records import ACTIVE_STATES, OUTCOME_STATES, STATES, utc
 
 __all__ = [
     "MIGRATIONS",
@@ -46,11 +46,17 @@ __all__ = [
     "ensure_schema",
     "events",
     "metadata",
+    "sqlite_time",
 ]
 
 SCHEMA_VERSION = 1
 # One encoder for every value: json.dumps with options builds a new one per call.
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def sqlite_time(value: datetime) -> str:
+    """How SQLite stores a moment: fixed-width UTC text, so text order is time order."""
+    return utc(value).isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,7 +90,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             previous, text = last[0]
             if value is previous:
                 return text
-            text = utc(value).isoformat(sep=" ", timespec="microseconds")[:26]
+            text = sqlite_time(value)
             last[0] = (value, text)
             return text
 
@@ -170,6 +176,7 @@ deliveries = Table(
 run_at = func.coalesce(deliveries.c.next_attempt_at, deliveries.c.due_at)
 ACTIVE = state_in(ACTIVE_STATES)
 SENDING = state_in(["sending"])
+OUTCOME = state_in(OUTCOME_STATES)
 
 # The claim query walks this in order and stops at its LIMIT; being partial, it only
 # holds waiting rows, so sent history does not slow claims down.
@@ -178,9 +185,13 @@ Index("ix_deliveries_ready", run_at, deliveries.c.key,
 # Leases of crashed owners, found without scanning the table.
 Index("ix_deliveries_lease", deliveries.c.lease_until, deliveries.c.key,
       sqlite_where=SENDING, postgresql_where=SENDING)
-# Planning works per event; last_outcome reads this backwards.
-Index("ix_deliveries_event", deliveries.c.event_id, deliveries.c.state)
-Index("ix_deliveries_updated", deliveries.c.updated_at, deliveries.c.key)
+# Cancelling works per event, on waiting rows only.
+Index("ix_deliveries_event", deliveries.c.event_id,
+      sqlite_where=ACTIVE, postgresql_where=ACTIVE)
+# last_outcome reads this backwards. Partial, like the others, so that inserting a big plan
+# (all pending) does not pay for it: every index on all rows costs ~20% of a bulk insert.
+Index("ix_deliveries_outcome", deliveries.c.updated_at, deliveries.c.key,
+      sqlite_where=OUTCOME, postgresql_where=OUTCOME)
 # Deliberately no index leading with `state`: without statistics SQLite's planner prefers
 # such an index to the partial ones above and then sorts every waiting row on each claim.
 
