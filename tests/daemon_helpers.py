@@ -38,7 +38,8 @@ from starlette.responses import Response
 from tests.receiver import Receiver, Reply
 
 __all__ = ["FIRST_EVENT_LINE", "SH", "WHSEC", "DaemonProcess", "Hit", "HookReceiver", "at",
-           "cli", "deadline", "deliveries", "poll", "write_config", "write_events"]
+           "cli", "deadline", "deliveries", "in_state", "poll", "states", "write_config",
+           "write_events"]
 
 T = TypeVar("T")
 SH = ZoneInfo("Asia/Shanghai")
@@ -274,6 +275,20 @@ def deliveries(config: Path, state: str | None = None) -> dict[str, dict[str, An
     if state:
         args += ["--state", state]
     return {row["key"]: row for row in json.loads(cli(config, *args).stdout)}
+
+
+def states(config: Path) -> dict[str, str]:
+    """Every delivery's state, read from the store in process: cheaper than `timeline
+    deliveries` for polling (the tests check the command's output once things settle)."""
+    from timeline.config import load_settings
+    from timeline.store import Store
+
+    with Store.open(load_settings(config).store) as store:
+        return {row.key: row.state for row in store.deliveries(limit=100_000)}
+
+
+def in_state(config: Path, state: str) -> set[str]:
+    return {k for k, s in states(config).items() if s == state}
 
 
 def at(seconds: float) -> datetime:
