@@ -151,6 +151,27 @@ def test_retryable_answers_are_retried_with_the_same_id_until_delivered_once(
     assert len(receiver.snapshot()) == 4
 
 
+def test_a_grouped_message_is_retried_whole_under_the_same_id(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup(group=True)
+    due = at(2.0)
+    ids = [f"team-{i}" for i in range(5)]
+    receiver.default = Reply(500, body="upstream down")
+    write_events(tmp_path / "events.yaml", [deadline(i, due) for i in ids])
+    daemons(config).start().ready()
+
+    first = poll(receiver.snapshot, 10, "the grouped reminder")[0]
+    receiver.default = Reply(json={"ok": True})
+    poll(lambda: len(in_state(config, "sent")) == len(ids), 10, "the group delivered")
+    time.sleep(0.3)
+    hits = receiver.snapshot()
+    # One message for the five, and its retry: the same five under the same webhook-id.
+    assert [h.id for h in hits] == [first.id] * 2, [h.id for h in hits]
+    assert first.id.startswith("group-")
+    assert len(verify(hits[1].body, hits[1].headers)["items"]) == len(ids)
+
+
 def test_permanent_failure_is_a_dead_letter_until_retried(
         tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
         daemons: Callable[..., DaemonProcess]) -> None:

@@ -357,6 +357,9 @@ class Dispatcher:
         now = datetime.now(UTC)
         attempts = max(r.attempts for r in batch.rows)
         max_attempts = self.settings.reminders.max_attempts
+        # One back-off for the whole batch: with a jitter each, a grouped message's rows came
+        # due apart and went out one by one, each under a new webhook-id.
+        when = now + self.backoff(attempts, result.retry_after)
         for row in batch.rows:
             if result.status == "delivered":
                 # `late` is the store's record of what the message said (sent after downtime).
@@ -364,7 +367,6 @@ class Dispatcher:
                                                 late=batch.late))
                 self.metrics.outcomes["delivered"] += 1
             elif result.status == "retryable" and attempts < max_attempts:
-                when = now + self.backoff(attempts, result.retry_after)
                 await asyncio.to_thread(self.store.mark_retry, row.key, self.owner, when,
                                         result.detail)
                 self.metrics.outcomes["retry"] += 1
