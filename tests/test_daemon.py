@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from standardwebhooks import Webhook
 
+import timeline.daemon
 from tests.daemon_helpers import (
     FIRST_EVENT_LINE,
     SH,
@@ -39,7 +40,7 @@ from tests.daemon_helpers import (
 )
 from tests.receiver import Reply
 from timeline.config import load_settings
-from timeline.daemon import build_notifiers
+from timeline.daemon import Daemon, build_notifiers
 from timeline.dispatch import Dispatcher
 from timeline.loader import load_timeline
 from timeline.plan import occurrence_token
@@ -450,3 +451,39 @@ async def test_a_batch_outlasting_its_lease_keeps_its_claims(
     counts = receiver.ids()
     assert set(counts) == {key(i, due) for i in ids}
     assert [k for k, n in counts.items() if n != 1] == []
+
+
+async def test_a_store_error_while_rearming_does_not_stop_the_worker(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon in process (real clock, real store and receiver): the store fails once when
+    the worker asks for the next due time after a send; the next reminder still goes out."""
+    settings = load_settings(setup())
+    first_due, second_due = at(1.0), at(2.0)
+    write_events(settings.events, [deadline("first", first_due),
+                                   deadline("second", second_due)])
+    failed: list[bool] = []
+    next_due = Store.next_due
+
+    def flaky_next_due(store: Store) -> datetime | None:
+        if receiver.about("first") and not failed:
+            failed.append(True)
+            raise ConnectionError("the database went away for a moment")
+        return next_due(store)
+
+    monkeypatch.setattr(Store, "next_due", flaky_next_due)
+    monkeypatch.setattr(timeline.daemon, "RETRY_AFTER_ERROR", 0.2)
+    daemon = Daemon(settings, serve=False)
+    running = asyncio.ensure_future(daemon.run())
+    try:
+        deadline_at = time.monotonic() + 6
+        while not receiver.about("second") and time.monotonic() < deadline_at:
+            assert not running.done(), running
+            await asyncio.sleep(0.05)
+        assert failed, "the store error was not provoked"
+        hits = receiver.about("second")
+        assert hits, "the reminder after the store error was never sent"
+        assert hits[0].at - second_due.timestamp() < 1.0
+    finally:
+        daemon.stop()
+        assert await asyncio.wait_for(running, 10) == 0

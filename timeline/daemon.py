@@ -43,6 +43,7 @@ __all__ = ["Daemon", "build_notifiers", "run_daemon"]
 
 log = logging.getLogger("timeline.daemon")
 SHUTDOWN_GRACE = 5.0  # seconds in-flight sends get on SIGTERM before they are released
+RETRY_AFTER_ERROR = 5.0  # seconds the worker waits after a store error before trying again
 
 
 def build_notifiers(settings: Settings, client: httpx.AsyncClient) -> dict[str, Notifier]:
@@ -221,12 +222,13 @@ class Daemon:
             self.wake.clear()
             try:
                 await self.dispatcher.run_due()
+                # Inside the try: re-arming asks the store too, and an error escaping here
+                # ended the worker for good while the process ran on, sending nothing.
+                self.arm()
             except Exception:  # the store may blip; never let the worker die silently
-                log.exception("dispatch failed; retrying in 5 s")
-                await asyncio.sleep(5)
+                log.exception("dispatch failed; retrying in %.0f s", RETRY_AFTER_ERROR)
+                await asyncio.sleep(RETRY_AFTER_ERROR)
                 self.wake.set()
-                continue
-            self.arm()
 
     async def replan(self) -> None:
         await self._apply(self.source.loaded)
