@@ -106,8 +106,8 @@ class Daemon:
         """
         released = await self._release_claims(self._orphaned)
         if released:
-            log.warning("took back %d delivery(ies) left in flight by a run that is gone; "
-                        "they are sent again with the same key", released)
+            log.warning("took back %d delivery(ies) claimed by a run that is gone; any it "
+                        "was sending goes out again under the same key", released)
 
     def _orphaned(self, owner: str) -> bool:
         """Whether the claim owner `owner` (host:pid:random) was a process on this host that
