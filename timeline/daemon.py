@@ -100,7 +100,7 @@ class Daemon:
     async def _take_over_orphans(self) -> None:
         """Take back at once what a crashed run on this host left claimed (`sending`).
 
-        Its lease would free the rows only after minutes, and the restart after a crash
+        Their lease would free the rows only when it runs out, and the restart after a crash
         (systemd's Restart=) is exactly when they should go out. Those really in flight at
         the crash are sent again under the same key, which receivers can drop.
         """
@@ -175,9 +175,13 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         # Anything still claimed by this run goes back now, not when its lease runs out.
-        released = await self._release_claims(lambda owner: owner == self.owner)
-        if released:
-            log.warning("released %d claimed delivery(ies) on shutdown", released)
+        try:
+            released = await self._release_claims(lambda owner: owner == self.owner)
+        except Exception:  # the store is down: the leases run out instead; still exit 0
+            log.exception("could not release this run's claims; their leases will run out")
+        else:
+            if released:
+                log.warning("released %d claimed delivery(ies) on shutdown", released)
         if server_task is not None:
             self.http_server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
