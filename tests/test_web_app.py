@@ -21,6 +21,7 @@ import timeline.web.app
 from timeline.feed import Revision, render_feed
 from timeline.loader import LoadedTimeline, parse_timeline
 from timeline.web import TimelineSource, create_app
+from timeline.web.feeds import FeedCache, FeedKey
 from timeline.web.openapi import openapi
 
 from .web_helpers import edited_timeline
@@ -238,6 +239,19 @@ async def test_feed_rendered_once_per_version(
     assert rendered == ["diesel-window-1"]
     assert r.headers["last-modified"] == "Sat, 01 Jun 2024 08:30:00 GMT"
     assert b"SEQUENCE:3" in r.content
+
+
+def test_feed_cache_keeps_only_the_current_version(loaded: LoadedTimeline,
+                                                   events_path: Path) -> None:
+    source, cache = TimelineSource(loaded), FeedCache(max_entries=3)
+    for key in (FeedKey(), FeedKey(tags=("phase",)), FeedKey(lang="en")):
+        cache.get_sync(source.snapshot(), key)
+    cache.get_sync(source.snapshot(), FeedKey(stories=("diesel-subsidy",)))
+    assert len(cache) == 3  # least recently used went
+    source.update(edited_timeline(events_path, "end: 2024-07-30", "end: 2024-08-30"))
+    fresh = cache.get_sync(source.snapshot(), FeedKey())
+    assert len(cache) == 1 and fresh.version == 2
+    assert cache.cached(source.snapshot(), FeedKey(tags=("phase",))) is None
 
 
 # ── the page ───────────────────────────────────────────────────────────────────────────

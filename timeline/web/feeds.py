@@ -75,6 +75,9 @@ class FeedCache:
         self._pruned_for = 0
         self.renders = 0
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def cached(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed | None:
         entry = self._entries.get(key)
         if entry is None or entry.version != snapshot.version:
@@ -103,9 +106,12 @@ class FeedCache:
 
     def _render(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed:
         loaded = snapshot.loaded
-        if self._pruned_for != snapshot.version:
-            # Blocks of deleted events would otherwise live as long as the process.
+        if snapshot.version > self._pruned_for:
+            # Blocks of deleted events would otherwise live as long as the process, and
+            # feeds of older versions are never served again (versions only go up).
             self._renderer.forget(e.id for e in loaded.timeline.events)
+            self._entries = OrderedDict((k, v) for k, v in self._entries.items()
+                                        if v.version >= snapshot.version)
             self._pruned_for = snapshot.version
         body = self._renderer.render(loaded, tags=key.tags, stories=key.stories,
                                      revisions=snapshot.revisions, lang=key.lang)
