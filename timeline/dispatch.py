@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -34,7 +34,7 @@ from timeline.messages import (
     reminder_message,
 )
 from timeline.plan import notifiers_for, plan_reminders
-from timeline.store import Delivery, PlannedDelivery, Store
+from timeline.store import Delivery, Outcome, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
 __all__ = ["Dispatcher", "RateLimiter"]
@@ -91,6 +91,43 @@ class _Batch:
     kind: str
 
 
+class OutcomeWriter:
+    """Group commit for send outcomes: each send waits until its outcome is stored, but
+    outcomes that arrive while a write is under way go together in the next transaction.
+    One commit per delivery (an fsync each) capped throughput far below the network's."""
+
+    def __init__(self, store: Store, owner: str) -> None:
+        self.store = store
+        self.owner = owner
+        self.pending: list[Outcome] = []
+        self.waiters: list[asyncio.Future[None]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def record(self, outcomes: list[Outcome]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.extend(outcomes)
+        self.waiters.append(done)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self.pending:
+            batch, waiters = self.pending, self.waiters
+            self.pending, self.waiters = [], []
+            try:
+                await asyncio.to_thread(self.store.record_outcomes, batch, self.owner,
+                                        datetime.now(UTC))
+            except Exception as exc:  # each waiting send sees the store's failure
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+
+
 class Dispatcher:
     def __init__(self, settings: Settings, store: Store, notifiers: dict[str, Notifier],
                  source: TimelineSource, owner: str,
@@ -106,6 +143,7 @@ class Dispatcher:
         self.limiters = {name: RateLimiter(n.rate_per_minute) for name, n in notifiers.items()}
         self.in_flight: dict[asyncio.Task[None], list[Delivery]] = {}
         self.stopping = False
+        self.outcomes = OutcomeWriter(store, owner)
 
     # ── the loop body ────────────────────────────────────────────────────────────────
     async def run_due(self, batch_size: int = 200) -> int:
@@ -131,7 +169,10 @@ class Dispatcher:
                         # SIGTERM (drain waits only for what is under way).
                         await self._release(batch.rows)
                         return
-                    await self._send(batch)
+                    result = await self._attempt(batch)
+                # Recorded outside the semaphore: waiting for the group commit must not
+                # keep the next send from starting.
+                await self._finish(batch, result)
 
             tasks = [asyncio.ensure_future(one(b)) for b in batches]
             for task, batch in zip(tasks, batches, strict=True):
@@ -317,23 +358,20 @@ class Dispatcher:
                               base_url=self.settings.server.base_url)
 
     # ── sending and recording ────────────────────────────────────────────────────────
-    async def _send(self, batch: _Batch) -> None:
+    async def _attempt(self, batch: _Batch) -> SendResult:
+        """Render and send one batch; the outcome is recorded by the caller."""
         keys = [r.key for r in batch.rows]
         notifier = self.notifiers.get(batch.notifier)
         now = datetime.now(UTC)
         if notifier is None:
-            await self._finish(batch, SendResult.fail(
-                f"notifier {batch.notifier!r} is not configured any more"))
-            return
+            return SendResult.fail(f"notifier {batch.notifier!r} is not configured any more")
         try:
             message = self.render(batch)
         except Exception as exc:  # a rendering bug must not stall the outbox
             log.exception("cannot render %s", keys)
-            await self._finish(batch, SendResult.fail(f"render failed: {exc}"))
-            return
+            return SendResult.fail(f"render failed: {exc}")
         if message is None:
-            await self._finish(batch, SendResult.fail("event no longer in the events file"))
-            return
+            return SendResult.fail("event no longer in the events file")
         await self.limiters[batch.notifier].acquire()
         try:
             result = await notifier.send(message)
@@ -343,7 +381,7 @@ class Dispatcher:
         if result.delivered:
             for row in batch.rows:
                 self.metrics.observe_delay((now - row.due_at).total_seconds())
-        await self._finish(batch, result)
+        return result
 
     def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         reminders = self.settings.reminders
@@ -360,22 +398,21 @@ class Dispatcher:
         # One back-off for the whole batch: with a jitter each, a grouped message's rows came
         # due apart and went out one by one, each under a new webhook-id.
         when = now + self.backoff(attempts, result.retry_after)
-        for row in batch.rows:
-            if result.status == "delivered":
-                # `late` is the store's record of what the message said (sent after downtime).
-                await asyncio.to_thread(partial(self.store.mark_sent, row.key, self.owner, now,
-                                                late=batch.late))
-                self.metrics.outcomes["delivered"] += 1
-            elif result.status == "retryable" and attempts < max_attempts:
-                await asyncio.to_thread(self.store.mark_retry, row.key, self.owner, when,
-                                        result.detail)
-                self.metrics.outcomes["retry"] += 1
-            else:
-                detail = result.detail if result.status == "permanent" else \
-                    f"gave up after {attempts} attempts: {result.detail}"
-                await asyncio.to_thread(self.store.mark_dead, row.key, self.owner, detail, now)
-                self.metrics.outcomes["dead"] += 1
-                log.error("dead letter %s via %s: %s", row.key, batch.notifier, detail)
+        if result.status == "delivered":
+            # `late` is the store's record of what the message said (sent after downtime).
+            outcome = Outcome("", "sent", late=batch.late)
+            self.metrics.outcomes["delivered"] += len(batch.rows)
+        elif result.status == "retryable" and attempts < max_attempts:
+            outcome = Outcome("", "retrying", result.detail, next_attempt_at=when)
+            self.metrics.outcomes["retry"] += len(batch.rows)
+        else:
+            detail = result.detail if result.status == "permanent" else \
+                f"gave up after {attempts} attempts: {result.detail}"
+            outcome = Outcome("", "dead", detail)
+            self.metrics.outcomes["dead"] += len(batch.rows)
+            log.error("dead letter %s via %s: %s", ", ".join(r.key for r in batch.rows),
+                      batch.notifier, detail)
+        await self.outcomes.record([replace(outcome, key=row.key) for row in batch.rows])
         self.metrics.last = {"notifier": batch.notifier, "status": result.status,
                              "detail": result.detail, "at": now.isoformat(),
                              "keys": len(batch.rows)}

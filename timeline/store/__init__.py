@@ -23,6 +23,7 @@ from timeline.store._records import (
     Delivery,
     DeliveryState,
     EventChange,
+    Outcome,
     PlannedDelivery,
 )
 from timeline.store._schema import SCHEMA_VERSION
@@ -36,6 +37,7 @@ __all__ = [
     "Delivery",
     "DeliveryState",
     "EventChange",
+    "Outcome",
     "PlannedDelivery",
     "Store",
 ]

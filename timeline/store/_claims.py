@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Select, and_, case, or_, select, update
 
 from timeline.store._base import StoreBase
 from timeline.store._outbox import chunks, to_delivery
-from timeline.store._records import RETRYABLE_STATES, Delivery, utc
+from timeline.store._records import RETRYABLE_STATES, Delivery, Outcome, utc
 from timeline.store._schema import ACTIVE, SENDING, deliveries, run_at, state_in
 
 __all__ = ["ClaimsMixin"]
@@ -86,6 +86,33 @@ class ClaimsMixin(StoreBase):
                 .values(**values))
         with self._write() as conn:
             return conn.execute(stmt).rowcount == 1
+
+    def record_outcomes(self, outcomes: Iterable[Outcome], owner: str, now: datetime) -> int:
+        """Record many send outcomes in one transaction (group commit); returns how many
+        rows `owner` still held. Same rules as mark_sent / mark_retry / mark_dead."""
+        now = utc(now)
+        by_values: dict[tuple[Any, ...], list[str]] = {}
+        for o in outcomes:
+            retry_at = utc(o.next_attempt_at) if o.next_attempt_at else None
+            by_values.setdefault((o.state, o.error, retry_at, o.late), []).append(o.key)
+        recorded = 0
+        with self._write() as conn:
+            for (state, error, retry_at, late), keys in by_values.items():
+                values: dict[str, Any] = {"state": state, "lease_until": None,
+                                          "updated_at": now}
+                if state == "sent":
+                    values.update(sent_at=now, late=late)
+                else:
+                    values["last_error"] = error
+                if state == "retrying":
+                    values["next_attempt_at"] = retry_at
+                for chunk in chunks(sorted(keys)):
+                    stmt = (update(deliveries)
+                            .where(deliveries.c.key.in_(chunk), SENDING,
+                                   deliveries.c.lease_owner == owner)
+                            .values(**values))
+                    recorded += conn.execute(stmt).rowcount
+        return recorded
 
     def mark_sent(self, key: str, owner: str, now: datetime, *, late: bool = False) -> bool:
         """Record a delivery as sent (`late`: after its due time, e.g. the daemon was down).

@@ -58,6 +58,17 @@ class PlannedDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one send attempt came to, for `Store.record_outcomes`."""
+
+    key: str
+    state: Literal["sent", "retrying", "dead"]
+    error: str | None = None
+    next_attempt_at: datetime | None = None  # for "retrying"
+    late: bool = False  # for "sent": went out after its due time (downtime)
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """A row of the outbox. Every datetime is aware UTC.
 
