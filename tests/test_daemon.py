@@ -396,8 +396,9 @@ def pg_database() -> Iterator[str]:
 
 
 def test_two_daemons_on_one_postgresql_send_each_key_once(
-        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
-        daemons: Callable[..., DaemonProcess], pg_database: str) -> None:
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path], pg_database: str,
+        daemons: Callable[..., DaemonProcess]) -> None:
+    # pg_database before daemons: torn down after them, so no daemon outlives its database.
     config = setup(store=pg_database, concurrency=4)
     due = at(3.0)
     ids = [f"ha-{i:02d}" for i in range(30)]
