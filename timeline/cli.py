@@ -218,7 +218,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None, verbose:
     _logging(verbose)
     settings = _settings(config_path)
     run_server(settings.events, host or settings.server.host, port or settings.server.port,
-               base_url=settings.server.base_url)
+               settings.lang, base_url=settings.server.base_url)
 
 
 @cli.command()

@@ -278,7 +278,7 @@ class Daemon:
         from timeline.web.app import create_app
 
         app = create_app(self.source, base_url=self.settings.server.base_url,
-                         health=self.health, metrics=self.metrics_text)
+                         health=self.health, metrics=self.metrics_text, lang=self.settings.lang)
         config = uvicorn.Config(app, host=self.settings.server.host,
                                 port=self.settings.server.port, log_level="warning",
                                 lifespan="off")
