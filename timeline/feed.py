@@ -227,19 +227,20 @@ class FeedRenderer:
     """Assembles feeds from per-event VEVENT bytes, re-rendering only changed events."""
 
     def __init__(self) -> None:
-        self._blocks: dict[tuple[str, str, Revision, Lang], bytes] = {}
+        # (event id, fingerprint, revision, lang) -> (VEVENT bytes, TZID it uses or None)
+        self._blocks: dict[tuple[str, str, Revision, Lang], tuple[bytes, str | None]] = {}
 
     def _block(self, loaded: LoadedTimeline, event: AnyEvent, story: Story, revision: Revision,
-               lang: Lang) -> bytes:
+               lang: Lang) -> tuple[bytes, str | None]:
         key = (event.id, loaded.fingerprints.get(event.id, ""), revision, lang)
-        block = self._blocks.get(key)
-        if block is None:
+        cached = self._blocks.get(key)
+        if cached is None:
             timeline = loaded.timeline
             block = render_event(event, story, loaded.rules.get(event.id),
                                  revision, timeline.timezone, lang)
-            self._blocks[key] = block
-        return block
-
+            tzid = (event.timezone or timeline.timezone) if _is_timed(event, loaded) else None
+            cached = self._blocks[key] = (block, tzid)
+        return cached
 
     def forget(self, keep: Iterable[str]) -> None:
         """Drop cached blocks of events that no longer exist."""
@@ -253,19 +254,21 @@ class FeedRenderer:
         tags, stories = tuple(tags), tuple(stories)
         revisions = revisions or {}
         wanted = set(event_ids) if event_ids is not None else None
-        events = [e for e in timeline.events if matches(e, tags, stories)
-                  and (wanted is None or e.id in wanted)]
+        events = timeline.events
+        if tags or stories or wanted is not None:
+            events = [e for e in events if matches(e, tags, stories)
+                      and (wanted is None or e.id in wanted)]
+        # Per render, not per event: a warm 10,000-event render is a loop of dict lookups.
+        story_of = {s.id: s for s in timeline.stories}
+        default_of = {s.id: _default_revision(s) for s in timeline.stories}
         blocks = []
         tzids: set[str] = set()
-        # One lookup table per render: Timeline.story() scans the list, which made a warm
-        # render quadratic (10,000 events in 500 stories: 0.3 s instead of 10 ms).
-        story_of = {s.id: s for s in timeline.stories}
         for event in events:
-            story = story_of[event.story]
-            revision = revisions.get(event.id) or _default_revision(story)
-            blocks.append(self._block(loaded, event, story, revision, lang))
-            if _is_timed(event, loaded):
-                tzids.add(event.timezone or timeline.timezone)
+            revision = revisions.get(event.id) or default_of[event.story]
+            block, tzid = self._block(loaded, event, story_of[event.story], revision, lang)
+            blocks.append(block)
+            if tzid is not None:
+                tzids.add(tzid)
         header = _header(timeline.timezone, tags, stories, lang)
         zones = [vtimezone(tzid) for tzid in sorted(tzids)]
         return b"".join([header, *zones, *blocks, b"END:VCALENDAR\r\n"])
