@@ -230,7 +230,9 @@ def test_kill_9_mid_burst_then_restart_delivers_every_key_once_per_webhook_id(
     # Only what was in flight at the kill goes out again, with its webhook-id, once more.
     assert repeated <= {h.id for h in before}
     assert all(counts[k] == 2 for k in repeated)
-    assert len(repeated) <= concurrency
+    # At most the sends under way plus those whose outcome awaited its (group) commit.
+    assert len(repeated) <= 2 * concurrency, repeated
+    print(f"kill -9 with {len(before)} received: {len(repeated)} repeated")
     for hit in receiver.snapshot():
         verify(hit.body, hit.headers)
 
