@@ -87,24 +87,46 @@ def _peak_mb() -> float:
 
 
 # ── 1. bare httpx loop ────────────────────────────────────────────────────────────────
+def _same_bodies(n: int) -> list[tuple[str, bytes]]:
+    """The exact (webhook-id, body) pairs the daemon sends for the `due` part's timeline,
+    rendered by the same code, so the receiver does the same work in both parts."""
+    from notifiers._http import json_bytes
+    from notifiers.webhook import payload
+    from timeline.loader import load_timeline
+    from timeline.messages import ReminderLine, reminder_message
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    due = datetime.now(UTC).replace(microsecond=0)
+    _events_yaml(tmp / "events.yaml", n, due)
+    timeline = load_timeline(tmp / "events.yaml").timeline
+    today = due.date()
+    out = []
+    for event in timeline.events:
+        key = f"{event.id}/{due:%Y-%m-%dT%H%M%z}/0m/ops"
+        line = ReminderLine(key=key, event=event, story=timeline.story(event.story),
+                            anchor="due", occurrence=event.due, lead="0m", due=due)
+        message = reminder_message(key, [line], today=today, lang="zh",
+                                   feed_url="http://127.0.0.1:8080/calendar.ics")
+        out.append((key, json_bytes(payload(message))))
+    return out
+
+
 def bare_main(port: int, n: int, concurrency: int) -> dict:
     import httpx
 
     from notifiers.webhook import sign
 
+    bodies = _same_bodies(n)
+
     async def go() -> float:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(n):
-            queue.put_nowait(i)
+        queue = list(reversed(bodies))
         async with httpx.AsyncClient(timeout=30) as client:
             async def worker() -> None:
-                while not queue.empty():
-                    i = queue.get_nowait()
-                    key = f"bare-{i}/2030-01-01/0m/ops"
-                    body = json.dumps({"key": key, "text": "提醒" * 40}).encode()
+                while queue:
+                    key, body = queue.pop()
                     stamp = int(time.time())
                     await client.post(f"http://127.0.0.1:{port}/hook", content=body, headers={
-                        "content-type": "application/json", "webhook-id": key,
+                        "content-type": "application/json; charset=utf-8", "webhook-id": key,
                         "webhook-timestamp": str(stamp),
                         "webhook-signature": sign(SECRET, key, stamp, body)})
 
@@ -114,7 +136,7 @@ def bare_main(port: int, n: int, concurrency: int) -> dict:
 
     seconds = asyncio.run(go())
     return {"requests": n, "seconds": seconds, "per_second": n / seconds,
-            "peak_mb": _peak_mb()}
+            "body_bytes": sum(len(b) for _, b in bodies) / n, "peak_mb": _peak_mb()}
 
 
 # ── shared: a timeline of N timed deadlines ───────────────────────────────────────────
@@ -245,8 +267,9 @@ def main() -> None:
         receiver.wait(10)
     ratio = due["per_second"] / bare["per_second"]
     print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}")
-    print(f"bare httpx loop : {bare['requests']} requests in {bare['seconds']:.2f} s = "
-          f"{bare['per_second']:.0f}/s, peak {bare['peak_mb']:.0f} MB")
+    print(f"bare httpx loop : {bare['requests']} requests ({bare['body_bytes']:.0f}-byte bodies, "
+          f"as the daemon sends) in {bare['seconds']:.2f} s = {bare['per_second']:.0f}/s, "
+          f"peak {bare['peak_mb']:.0f} MB")
     print(f"daemon dispatch : {due['reminders']} reminders in {due['seconds']:.2f} s from due = "
           f"{due['per_second']:.0f}/s ({ratio:.0%} of bare); delay due→receipt median "
           f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import random
 import time
@@ -42,6 +43,8 @@ __all__ = ["Dispatcher", "RateLimiter"]
 log = logging.getLogger("timeline.dispatch")
 # A delivery due this long before the daemon started fell due while it was down.
 LATE_TOLERANCE = timedelta(seconds=5)
+_BATCH_NUMBERS = itertools.count()
+GROUP_COMMIT_WINDOW = 0.01  # seconds outcomes wait to share one store transaction
 # How long a claim lasts unless renewed (run_due renews its claims while it sends): how
 # soon another instance takes over the deliveries of one that died mid-send.
 LEASE = timedelta(seconds=30)
@@ -89,6 +92,7 @@ class _Batch:
     rows: list[Delivery]
     late: bool
     kind: str
+    number: int = field(default_factory=lambda: next(_BATCH_NUMBERS))
 
 
 class OutcomeWriter:
@@ -112,6 +116,9 @@ class OutcomeWriter:
         await done
 
     async def _write(self) -> None:
+        # A short gather window: under load, sends finish a few ms apart, and each commit
+        # costs more CPU (SQL compile, fsync bookkeeping) than the wait costs latency.
+        await asyncio.sleep(GROUP_COMMIT_WINDOW)
         while self.pending:
             batch, waiters = self.pending, self.waiters
             self.pending, self.waiters = [], []
@@ -141,49 +148,76 @@ class Dispatcher:
         self.tz = ZoneInfo(settings.timezone)
         self.metrics = Metrics()
         self.limiters = {name: RateLimiter(n.rate_per_minute) for name, n in notifiers.items()}
-        self.in_flight: dict[asyncio.Task[None], list[Delivery]] = {}
+        # Claimed and not yet recorded, by batch number: what the heartbeat keeps leased.
+        self.in_flight: dict[int, list[Delivery]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # workers and outcome writes under way
         self.stopping = False
         self.outcomes = OutcomeWriter(store, owner)
 
     # ── the loop body ────────────────────────────────────────────────────────────────
     async def run_due(self, batch_size: int = 200) -> int:
-        """Send everything due now; returns how many deliveries were handled."""
+        """Send everything due now; returns how many deliveries were handled.
+
+        `concurrency` workers take batches from a queue that the claim loop refills when
+        it runs low, so claiming overlaps sending; outcomes are recorded off the workers'
+        path (group commit). One task per batch behind a semaphore measured a third slower
+        than this with thousands due at once (see bench/dispatch.py)."""
         handled = 0
-        semaphore = asyncio.Semaphore(self.settings.reminders.concurrency)
-        while not self.stopping:
-            now = datetime.now(UTC)
-            rows = await asyncio.to_thread(self.store.claim_due, now, self.owner, batch_size,
-                                           self._lease_seconds())
-            if not rows:
-                break
-            if self.stopping:  # SIGTERM came while claiming: give them back, send nothing
-                await self._release(rows)
-                break
-            handled += len(rows)
-            batches = await self._triage(rows, now)
+        concurrency = self.settings.reminders.concurrency
+        queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
+        low_water = max(4 * concurrency, 16)  # batches waiting before we claim more
+        room = asyncio.Event()
 
-            async def one(batch: _Batch) -> None:
-                async with semaphore:
-                    if self.stopping:
-                        # Queued behind the in-flight sends: not started, so not sent after
-                        # SIGTERM (drain waits only for what is under way).
-                        await self._release(batch.rows)
-                        return
-                    result = await self._attempt(batch)
-                # Recorded outside the semaphore: waiting for the group commit must not
-                # keep the next send from starting.
-                await self._finish(batch, result)
+        async def worker() -> None:
+            while (batch := await queue.get()) is not None:
+                if queue.qsize() <= low_water:
+                    room.set()
+                if self.stopping:
+                    # Not started, so not sent after SIGTERM: give it back.
+                    await self._release(batch.rows)
+                    self.in_flight.pop(batch.number, None)
+                    continue
+                result = await self._attempt(batch)
+                record = asyncio.ensure_future(self._record(batch, result))
+                self._tasks.add(record)
+                record.add_done_callback(self._tasks.discard)
 
-            tasks = [asyncio.ensure_future(one(b)) for b in batches]
-            for task, batch in zip(tasks, batches, strict=True):
-                self.in_flight[task] = batch.rows
-                task.add_done_callback(lambda t: self.in_flight.pop(t, None))
-            heartbeat = asyncio.ensure_future(self._heartbeat())
-            try:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            finally:
-                heartbeat.cancel()
+        workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+        self._tasks.update(workers)
+        heartbeat = asyncio.ensure_future(self._heartbeat())
+        try:
+            while not self.stopping:
+                if queue.qsize() > low_water:
+                    room.clear()
+                    await room.wait()
+                    continue
+                now = datetime.now(UTC)
+                rows = await asyncio.to_thread(self.store.claim_due, now, self.owner,
+                                               batch_size, self._lease_seconds())
+                if not rows:
+                    break
+                if self.stopping:  # SIGTERM came while claiming: give them back, send nothing
+                    await self._release(rows)
+                    break
+                handled += len(rows)
+                for batch in await self._triage(rows, now):
+                    self.in_flight[batch.number] = batch.rows
+                    queue.put_nowait(batch)
+            for _ in workers:
+                queue.put_nowait(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        finally:
+            heartbeat.cancel()
+            for task in workers:
+                self._tasks.discard(task)
         return handled
+
+    async def _record(self, batch: _Batch, result: SendResult) -> None:
+        try:
+            await self._finish(batch, result)
+        finally:
+            self.in_flight.pop(batch.number, None)
 
     def _lease_seconds(self) -> float:
         return LEASE.total_seconds()
@@ -275,7 +309,7 @@ class Dispatcher:
         payload = row.payload or {}
         try:
             event = loaded.timeline.event(row.event_id)
-        except StopIteration:
+        except KeyError:
             return None
         text = payload["occurrence"]
         occurrence: date | datetime = (date.fromisoformat(text) if len(text) == 10
@@ -301,7 +335,7 @@ class Dispatcher:
         if batch.kind == "change":
             try:
                 event = loaded.timeline.event(first.event_id)
-            except StopIteration:
+            except KeyError:
                 return None
             return change_message(first.key, event, loaded.timeline.story(event.story),
                                   payload.get("old", ""), payload.get("new", ""), lang=lang,
@@ -312,7 +346,7 @@ class Dispatcher:
                 event_id = missed_key.split("/", 1)[0]
                 try:
                     titles.append((missed_key, loaded.timeline.event(event_id).title))
-                except StopIteration:
+                except KeyError:
                     titles.append((missed_key, event_id))
             return missed_message(first.key, titles, lang=lang)
         lines = [line for row in batch.rows if (line := self._line(row, loaded)) is not None]
@@ -422,14 +456,13 @@ class Dispatcher:
     async def drain(self, timeout: float) -> None:
         """Stop taking work; let in-flight sends finish, release what does not in time."""
         self.stopping = True
-        tasks = list(self.in_flight)
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            rows = self.in_flight.get(task, [])
-            task.cancel()
-            await self._release(rows)
-        if pending:
-            log.warning("released %d unfinished send(s) on shutdown", len(pending))
-
+        tasks = list(self._tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+        unfinished = [row for rows in list(self.in_flight.values()) for row in rows]
+        if unfinished:
+            await self._release(unfinished)
+            self.in_flight.clear()
+            log.warning("released %d unfinished send(s) on shutdown", len(unfinished))

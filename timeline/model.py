@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -239,11 +240,22 @@ class Timeline(_Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def _story_index(self) -> dict[str, Story]:
+        return {s.id: s for s in self.stories}
+
+    @cached_property
+    def _event_index(self) -> dict[str, Deadline | Window | Happening | Recurring]:
+        return {e.id: e for e in self.events}
+
     def story(self, story_id: str) -> Story:
-        return next(s for s in self.stories if s.id == story_id)
+        """The story with this id; KeyError if there is none."""
+        return self._story_index[story_id]
 
     def event(self, event_id: str) -> Deadline | Window | Happening | Recurring:
-        return next(e for e in self.events if e.id == event_id)
+        """The event with this id (a dict lookup: the dispatcher asks once per message);
+        KeyError if there is none."""
+        return self._event_index[event_id]
 
     @property
     def tags(self) -> list[str]:
