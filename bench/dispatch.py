@@ -140,14 +140,15 @@ def bare_main(port: int, n: int, concurrency: int) -> dict:
 
 
 # ── shared: a timeline of N timed deadlines ───────────────────────────────────────────
-def _events_yaml(path: Path, n: int, due: datetime, spread: timedelta = timedelta(0)) -> None:
+def _events_yaml(path: Path, n: int, due: datetime, spread: timedelta = timedelta(0),
+                 leads: str = "0m") -> None:
     lines = ["stories:",
              "  - {id: bench, title: 基准测试, source: {newspaper: bench}, published: 2024-04-10}",
              "events:"]
     for i in range(n):
         when = (due + spread * i).isoformat(timespec="seconds")
         lines.append(f"  - {{id: e{i}, story: bench, kind: deadline, title: 截止事项{i}, "
-                     f"source: 原文, due: \"{when}\", reminders: [0m]}}")
+                     f"source: 原文, due: \"{when}\", reminders: [{leads}]}}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -197,13 +198,21 @@ def due_main(port: int, n: int, concurrency: int) -> dict:
 
 
 # ── 3. start-up with M future reminders ───────────────────────────────────────────────
-def startup_main(port: int, m: int) -> dict:
+def startup_main(port: int, m: int, where: str) -> dict:
+    """Start the daemon on `where` until its wake-up is armed. The first run there starts
+    cold (empty store: everything is synced and inserted); a second run is a restart."""
     from timeline.daemon import Daemon
+    from timeline.store import Store
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-start-"))
-    # Spread over the coming months so every reminder lies inside the plan's horizon.
-    first_due = datetime.now(UTC) + timedelta(days=1)
-    _events_yaml(tmp / "events.yaml", m, first_due, spread=timedelta(seconds=60))
+    tmp = Path(where)
+    events = m // 4
+    if not (tmp / "events.yaml").exists():
+        # Deadlines with the default four lead times (90d, 30d, 7d, 1d), spread over the
+        # year after the longest lead, so every reminder lies inside the plan's horizon.
+        first_due = datetime.now(UTC) + timedelta(days=91)
+        spread = timedelta(days=270) / max(events, 1)
+        _events_yaml(tmp / "events.yaml", events, first_due, spread=spread,
+                     leads="90d, 30d, 7d, 1d")
     settings = _settings(tmp, port, 8)
     daemon = Daemon(settings, serve=False)  # type: ignore[arg-type]
     armed = threading.Event()
@@ -227,12 +236,10 @@ def startup_main(port: int, m: int) -> dict:
         return elapsed
 
     elapsed = asyncio.run(go())
-    from timeline.store import Store
-
     store = Store.open(settings.store)  # type: ignore[attr-defined]
     planned = store.counts().get("pending", 0)
     store.close()
-    return {"planned": planned, "seconds": elapsed, "peak_mb": _peak_mb()}
+    return {"planned": planned, "events": events, "seconds": elapsed, "peak_mb": _peak_mb()}
 
 
 # ── orchestration ─────────────────────────────────────────────────────────────────────
@@ -261,7 +268,9 @@ def main() -> None:
         _stats(port, reset=True)
         due = _child("due", port, args.due, args.concurrency)
         _stats(port, reset=True)
-        start = _child("startup", port, args.planned)
+        where = tempfile.mkdtemp(prefix="bench-start-")
+        cold = _child("startup", port, args.planned, where)
+        warm = _child("startup", port, args.planned, where)
     finally:
         receiver.terminate()
         receiver.wait(10)
@@ -274,8 +283,10 @@ def main() -> None:
           f"{due['per_second']:.0f}/s ({ratio:.0%} of bare); delay due→receipt median "
           f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "
           f"{due['first_delay']:.3f} s; peak {due['peak_mb']:.0f} MB")
-    print(f"daemon start-up : {start['planned']} future reminders planned and armed in "
-          f"{start['seconds']:.2f} s, peak {start['peak_mb']:.0f} MB")
+    for label, start in (("first start", cold), ("restart", warm)):
+        print(f"daemon {label:<11}: {start['planned']} future reminders ({start['events']} "
+              f"deadlines x 4 lead times) loaded, planned and armed in "
+              f"{start['seconds']:.2f} s, peak {start['peak_mb']:.0f} MB")
 
 
 if __name__ == "__main__":
@@ -285,6 +296,6 @@ if __name__ == "__main__":
             receiver_main(rest[0])
         else:
             fn = {"bare": bare_main, "due": due_main, "startup": startup_main}[part]
-            print(json.dumps(fn(*map(int, rest))))
+            print(json.dumps(fn(*(int(a) if a.isdigit() else a for a in rest))))
     else:
         main()
