@@ -146,7 +146,7 @@ def _events_yaml(path: Path, n: int, due: datetime, spread: timedelta = timedelt
              "  - {id: bench, title: 基准测试, source: {newspaper: bench}, published: 2024-04-10}",
              "events:"]
     for i in range(n):
-        when = (due + spread * i).isoformat(timespec="seconds")
+        when = (due + spread * i).isoformat(timespec="milliseconds")
         lines.append(f"  - {{id: e{i}, story: bench, kind: deadline, title: 截止事项{i}, "
                      f"source: 原文, due: \"{when}\", reminders: [{leads}]}}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -169,13 +169,15 @@ routes:
 
 
 # ── 2. the daemon, N reminders due at once ────────────────────────────────────────────
-def due_main(port: int, n: int, concurrency: int) -> dict:
+def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
+    """N reminders due at once (spread_ms=0), or one every `spread_ms` (normal load)."""
     from timeline.daemon import Daemon
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-due-"))
     # Far enough ahead for load + plan + store of N events before they fall due.
     due = (datetime.now(UTC) + timedelta(seconds=8 + n / 1500)).replace(microsecond=0)
-    _events_yaml(tmp / "events.yaml", n, due)
+    spread = timedelta(milliseconds=spread_ms)
+    _events_yaml(tmp / "events.yaml", n, due, spread=spread)
     daemon = Daemon(_settings(tmp, port, concurrency), serve=False)  # type: ignore[arg-type]
 
     async def go() -> float:
@@ -186,9 +188,12 @@ def due_main(port: int, n: int, concurrency: int) -> dict:
         return done_at
 
     asyncio.run(go())
-    arrivals = sorted(t for _, t in _stats(port, full=True)["arrivals"])
+    # Event i is due at due + i*spread; its key starts with "e<i>/".
+    due_of = {f"e{i}": (due + spread * i).timestamp() for i in range(n)}
+    seen = _stats(port, full=True)["arrivals"]
+    delays = sorted(t - due_of[key.split("/", 1)[0]] for key, t in seen)
+    arrivals = sorted(t for _, t in seen)
     due_ts = due.timestamp()
-    delays = [t - due_ts for t in arrivals]
     first, last = arrivals[0], arrivals[-1]
     return {"reminders": n, "seconds": last - due_ts, "per_second": n / max(last - due_ts, 1e-9),
             "send_span_per_second": n / max(last - first, 1e-9),
@@ -255,6 +260,8 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=10_000, help="reminders due at once")
     parser.add_argument("--planned", type=int, default=100_000, help="future reminders")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--normal", type=int, default=200,
+                        help="reminders at normal load: one due every 100 ms")
     args = parser.parse_args()
 
     port_file = tempfile.mktemp(prefix="bench-port-")
@@ -267,6 +274,8 @@ def main() -> None:
         bare = _child("bare", port, args.due, args.concurrency)
         _stats(port, reset=True)
         due = _child("due", port, args.due, args.concurrency)
+        _stats(port, reset=True)
+        normal = _child("due", port, args.normal, args.concurrency, 100)
         _stats(port, reset=True)
         where = tempfile.mkdtemp(prefix="bench-start-")
         cold = _child("startup", port, args.planned, where)
@@ -283,6 +292,9 @@ def main() -> None:
           f"{due['per_second']:.0f}/s ({ratio:.0%} of bare); delay due→receipt median "
           f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "
           f"{due['first_delay']:.3f} s; peak {due['peak_mb']:.0f} MB")
+    print(f"normal load     : {normal['reminders']} reminders, one due every 100 ms: delay "
+          f"due→receipt median {normal['delay_median'] * 1000:.0f} ms, p99 "
+          f"{normal['delay_p99'] * 1000:.0f} ms")
     for label, start in (("first start", cold), ("restart", warm)):
         print(f"daemon {label:<11}: {start['planned']} future reminders ({start['events']} "
               f"deadlines x 4 lead times) loaded, planned and armed in "
