@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import Field
@@ -161,6 +161,17 @@ async def post(
         return SendResult.retry(f"connection failed: {exc}")
     except httpx.HTTPError as exc:  # protocol errors, dropped connections, proxy errors
         return SendResult.retry(f"{type(exc).__name__}: {exc}")
+
+
+def credential_from(value: str, param: str) -> str:
+    """Accept the whole webhook URL as pasted from a chat app, keeping only the `param`
+    query value (WeCom's key, DingTalk's access_token); anything else is the value itself."""
+    if value.startswith(("http://", "https://")):
+        found = parse_qs(urlsplit(value).query).get(param)
+        if not found:
+            raise ValueError(f"the webhook URL has no {param}= parameter")
+        return found[0]
+    return value
 
 
 def fingerprint(secret: str) -> str:

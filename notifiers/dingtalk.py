@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -20,6 +20,7 @@ from notifiers._http import (
     HttpSettings,
     check_http_url,
     classify_errcode,
+    credential_from,
     fingerprint,
     json_bytes,
     mask_url,
@@ -64,16 +65,6 @@ def signed_url(base_url: str, access_token: str, secret: str | None,
     return url
 
 
-def _token_from(value: str) -> str:
-    """Accept the whole webhook URL as pasted from DingTalk, keeping only the token."""
-    if value.startswith(("http://", "https://")):
-        tokens = parse_qs(urlsplit(value).query).get("access_token")
-        if not tokens:
-            raise ValueError("the webhook URL has no access_token= parameter")
-        return tokens[0]
-    return value
-
-
 class DingTalkNotifier(Notifier):
     type_name: ClassVar[str] = "dingtalk"
     rate_per_minute: ClassVar[float | None] = 20
@@ -91,7 +82,7 @@ class DingTalkNotifier(Notifier):
         @field_validator("access_token")
         @classmethod
         def _check_token(cls, value: SecretStr) -> SecretStr:
-            token = _token_from(value.get_secret_value().strip())
+            token = credential_from(value.get_secret_value().strip(), "access_token")
             if not token:
                 raise ValueError("must not be empty")
             return SecretStr(token)

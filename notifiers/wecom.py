@@ -9,7 +9,7 @@ trimmed on a character boundary, never refused.
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -17,6 +17,7 @@ from notifiers._http import (
     HttpSettings,
     check_http_url,
     classify_errcode,
+    credential_from,
     fingerprint,
     json_bytes,
     mask_url,
@@ -33,16 +34,6 @@ MARKDOWN_LIMIT = 4096
 TEXT_LIMIT = 2048
 # errcode -> seconds to wait. 45009: over 20/min, the quota frees up within the minute.
 RETRYABLE = {45009: 60.0}
-
-
-def _key_from(value: str) -> str:
-    """Accept the whole webhook URL as pasted from WeCom, keeping only its key."""
-    if value.startswith(("http://", "https://")):
-        keys = parse_qs(urlsplit(value).query).get("key")
-        if not keys:
-            raise ValueError("the webhook URL has no key= parameter")
-        return keys[0]
-    return value
 
 
 class WeComNotifier(Notifier):
@@ -63,7 +54,7 @@ class WeComNotifier(Notifier):
         @field_validator("key")
         @classmethod
         def _check_key(cls, value: SecretStr) -> SecretStr:
-            key = _key_from(value.get_secret_value().strip())
+            key = credential_from(value.get_secret_value().strip(), "key")
             if not key:
                 raise ValueError("must not be empty")
             return SecretStr(key)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.receiver import Receiver, shared_receiver
 from timeline.loader import LoadedTimeline, load_timeline
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,3 +37,18 @@ def events_path() -> Path:
 @pytest.fixture(scope="session")
 def loaded(events_path: Path) -> LoadedTimeline:
     return load_timeline(events_path)
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    """The process-wide local HTTP receiver (tests/receiver.py), its script and log reset."""
+    receiver = shared_receiver()
+    receiver.reset()
+    return receiver
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """A fresh httpx client for a notifier under test (the daemon owns one the same way)."""
+    async with httpx.AsyncClient() as client:
+        yield client

@@ -4,7 +4,6 @@ helpers (UTF-8 trimming, Retry-After, URL masking)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -15,22 +14,9 @@ from notifiers import feishu, slack
 from notifiers._http import mask_url, parse_retry_after
 from notifiers._text import plain_body, trim_utf8
 from notifiers.registry import build
-from tests.receiver import Receiver, Reply, sample_message, shared_receiver
+from tests.receiver import Receiver, Reply, sample_message
 
 LONG_ZH = "\n".join(["政策提醒：设备更新补贴申报即将截止，请相关企业及时准备材料。"] * 400)
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    receiver = shared_receiver()
-    receiver.reset()
-    return receiver
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def _fits(text: str, limit: int) -> bool:

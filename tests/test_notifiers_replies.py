@@ -7,7 +7,6 @@ slower than the client timeout, and nobody listening.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from notifiers.registry import build
-from tests.receiver import Receiver, Reply, refused_url, sample_message, shared_receiver
+from tests.receiver import Receiver, Reply, refused_url, sample_message
 
 WECOM_KEY = "5f1c0a9e-7b2d-4c63-wecom-key"
 DINGTALK_TOKEN = "8c2e41f0a7b9dingtalktoken"
@@ -127,19 +126,6 @@ CASES = [
     for type_name, table in TABLES.items()
     for name, case in {**table, **SHARED}.items()
 ]
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    receiver = shared_receiver()
-    receiver.reset()
-    return receiver
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.mark.parametrize(("type_name", "case"), CASES)

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, unquote
 
 import httpx
@@ -17,23 +16,10 @@ from standardwebhooks import Webhook
 
 from notifiers import dingtalk, feishu, webhook
 from notifiers.registry import build
-from tests.receiver import Receiver, Reply, sample_message, shared_receiver
+from tests.receiver import Receiver, Reply, sample_message
 from timeline.errors import ConfigError
 
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    receiver = shared_receiver()
-    receiver.reset()
-    return receiver
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 # -- Standard Webhooks ------------------------------------------------------------------
