@@ -365,9 +365,11 @@ def test_sighup_refuses_a_broken_file_and_applies_a_moved_deadline(
     assert notice.at - reloaded_at < 1.0
     body = verify(notice.body, notice.headers)
     assert body["kind"] == "change"
-    old_text = old_due.strftime("%Y-%m-%dT%H:%M:%S")
-    new_text = new_due.strftime("%Y-%m-%dT%H:%M:%S")
-    assert old_text in body["text"] and new_text in body["text"], body["text"]
+    # Local (the timeline's zone) date and time, to the second when the second is not 0.
+    lines = dict(line.split(": ", 1) for line in body["text"].splitlines() if ": " in line)
+    assert lines["Was"].startswith(old_due.strftime("%Y-%m-%d %H:%M")), body["text"]
+    assert lines["Now"].startswith(new_due.strftime("%Y-%m-%d %H:%M")), body["text"]
+    assert lines["Was"] != lines["Now"]
 
     reminder = poll(lambda: [h for h in receiver.about("moved") if "/change-" not in h.id],
                     10, "the moved reminder")[0]

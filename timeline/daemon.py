@@ -155,6 +155,10 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         self.scheduler.add_job(self.replan, IntervalTrigger(hours=1), id="replan",
                                coalesce=True, max_instances=1)
+        # The wake-up follows the store, which others change too: `timeline retry`, another
+        # instance's reload. A cheap look every 30 s picks that up without a signal.
+        self.scheduler.add_job(self._rearm, IntervalTrigger(seconds=30), id="rearm",
+                               coalesce=True, max_instances=1)
         if self.watch:
             self.scheduler.add_job(self.poll_file, IntervalTrigger(seconds=1), id="watch",
                                    coalesce=True, max_instances=1)
@@ -217,8 +221,16 @@ class Daemon:
         if due <= datetime.now(UTC):
             self.wake.set()
             return
-        self.scheduler.add_job(self.wake.set, DateTrigger(run_date=due), id="wake",
+        self.scheduler.add_job(self._ring, DateTrigger(run_date=due), id="wake",
                                replace_existing=True, misfire_grace_time=None)
+
+    async def _ring(self) -> None:
+        # A coroutine, so APScheduler runs it in the loop: it would run a plain function in
+        # a worker thread, and asyncio.Event is not thread-safe.
+        self.wake.set()
+
+    async def _rearm(self) -> None:
+        self.arm()
 
     async def _worker(self) -> None:
         while not self.stopped.is_set():
@@ -235,7 +247,10 @@ class Daemon:
                 self.wake.set()
 
     async def replan(self) -> None:
-        await self._apply(self.source.loaded)
+        """Hourly: extend the planning horizon. It re-reads the file rather than re-applying
+        what this process loaded, so that with two instances one that missed a reload does
+        not put the other's change back."""
+        await self.reload()
 
     # ── reloads ─────────────────────────────────────────────────────────────────────
     def request_reload(self) -> None:

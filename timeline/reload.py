@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from timeline.config import Settings
 from timeline.loader import LoadedTimeline
@@ -32,23 +33,42 @@ class ApplySummary:
     changes: tuple[EventChange, ...]
 
 
-def date_summary(data: dict[str, Any] | None) -> str:
+def _shown(value: Any, tz: ZoneInfo) -> str:
+    """A stored date as people read it: 2024-05-31, or a moment in the timeline's zone."""
+    if not isinstance(value, str) or len(value) <= 10:
+        return str(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(tz)
+    # Seconds only when they say something (tests and timed items set to the second).
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
+
+
+def date_summary(data: dict[str, Any] | None, tz: ZoneInfo) -> str:
     """An event's dates in one line, from its stored JSON form."""
     if not data:
         return "—"
     kind = data.get("kind")
+
+    def show(key: str) -> str:
+        return _shown(data.get(key), tz)
+
     if kind == "deadline":
-        return str(data.get("due"))
+        return show("due")
     if kind == "window":
-        start = data.get("start") or data.get("start_label") or "…"
-        return f"{start} – {data.get('end')}"
+        start = show("start") if data.get("start") else data.get("start_label") or "…"
+        return f"{start} – {show('end')}"
     if kind == "happening":
-        return f"{data['date']} – {data['end']}" if data.get("end") else str(data.get("date"))
+        return f"{show('date')} – {show('end')}" if data.get("end") else show("date")
     rule = data.get("rrule") or data.get("every") or ",".join(data.get("weekdays") or [])
-    bounds = f"{data.get('start') or data.get('within') or ''} – {data.get('end') or ''}"
+    first = show("start") if data.get("start") else data.get("within") or ""
+    last = show("end") if data.get("end") else ""
     excepts = data.get("except") or []
-    extra = f" except {', '.join(map(str, excepts))}" if excepts else ""
-    return f"{rule} {bounds}{extra}".strip()
+    extra = f" except {', '.join(_shown(e, tz) for e in excepts)}" if excepts else ""
+    return f"{rule} {first} – {last}{extra}".strip()
 
 
 def _dates_moved(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
@@ -80,8 +100,8 @@ def apply_timeline(store: Store, settings: Settings, loaded: LoadedTimeline,
             notices.append(PlannedDelivery(
                 key=f"{event.id}/change-{sequence}/{notifier}", event_id=event.id,
                 notifier=notifier, due_at=now,
-                payload={"kind": "change", "old": date_summary(change.old),
-                         "new": date_summary(change.new)}))
+                payload={"kind": "change", "old": date_summary(change.old, timeline.tz),
+                         "new": date_summary(change.new, timeline.tz)}))
     if notices:
         store.add_planned(notices)
     return ApplySummary(planned=inserted, notices=len(notices), cancelled=cancelled,
