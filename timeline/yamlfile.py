@@ -22,6 +22,13 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Scalars only ever reach it (mappings and sequences are walked above), so one instance
 # serves every file; making one per scalar cost a fifth of loading a big file.
 _SCALARS = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# Tags whose constructor returns a plain value at once; called directly because
+# construct_object keeps every node it saw (in the shared constructor: for ever).
+_PLAIN_TAGS = {tag: _SCALARS.yaml_constructors[tag] for tag in (
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float", "tag:yaml.org,2002:binary", _STR)}
 
 
 @dataclass
@@ -30,12 +37,29 @@ class YamlDoc:
     file: str
     lines: dict[YamlPath, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # e.g. duplicate keys
+    # Set when the data came from the fast reader, which records no lines: they are read
+    # from the text again only if a problem needs one, so a good file never pays for them.
+    text: str | None = field(default=None, repr=False)
 
     def line(self, path: YamlPath) -> int:
         """The line of `path`, or of its closest parent that exists."""
+        if self.text is not None:
+            self.lines = _line_map(self.text, self.file)
+            self.text = None
         while path and path not in self.lines:
             path = path[:-1]
         return self.lines.get(path, 1)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    constructor = _PLAIN_TAGS.get(node.tag)
+    if constructor is not None:
+        return constructor(_SCALARS, node)
+    try:  # other tags: construct_object raises the error that names them
+        return _SCALARS.construct_object(node)
+    finally:
+        _SCALARS.constructed_objects.clear()
+        _SCALARS.recursive_objects.clear()
 
 
 def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc,
@@ -58,9 +82,100 @@ def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc,
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_plain(item, (*path, i), doc, duplicates) for i, item in enumerate(node.value)]
-    if node.tag == "tag:yaml.org,2002:timestamp":
+    if node.tag == _TIMESTAMP:
         return node.value
-    return _SCALARS.construct_object(node)  # type: ignore[arg-type]
+    return _scalar(node)  # type: ignore[arg-type]
+
+
+def _line_map(text: str, file: str) -> dict[YamlPath, int]:
+    """The line of every path, read again from text that the fast reader accepted."""
+    node = yaml.compose(text, Loader=_Loader)
+    doc = YamlDoc(None, file)
+    _plain(node, (), doc, [])
+    return doc.lines
+
+
+class _Unusual(Exception):
+    """Something the fast reader leaves to the full one (anchors, tags, duplicate keys,
+    several documents, errors): that one reports it, with its line."""
+
+
+_NO_KEY = object()
+
+
+def _fast_data(text: str) -> Any:
+    """The same plain data as `_plain(compose(text))`, built straight from the parser's
+    events: no node tree and no line map, which made up nine tenths of reading a big file
+    (most of it the garbage collector walking a million live nodes and marks)."""
+    loader = _Loader(text)
+    try:
+        get = loader.get_event
+        if (type(get()) is not yaml.StreamStartEvent
+                or type(get()) is not yaml.DocumentStartEvent):
+            raise _Unusual
+        resolve = loader.resolve
+        known: dict[str, Any] = {}  # plain scalar text -> value: files repeat them a lot
+        stack: list[Any] = []  # the open mappings and sequences, innermost last
+        keys: list[Any] = []  # per open collection: a mapping's key awaiting its value
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise _Unusual
+                raw = event.value
+                if stack and keys[-1] is _NO_KEY:  # a mapping's key: its text, as _plain
+                    if raw in stack[-1]:
+                        raise _Unusual
+                    keys[-1] = raw
+                    continue
+                if not event.implicit[0]:  # quoted: always a string
+                    value: Any = raw
+                elif raw in known:
+                    value = known[raw]
+                else:
+                    tag = resolve(yaml.ScalarNode, raw, event.implicit)
+                    if tag == _TIMESTAMP:
+                        value = raw
+                    elif tag in _PLAIN_TAGS:
+                        value = _PLAIN_TAGS[tag](
+                            _SCALARS, yaml.ScalarNode(tag, raw, style=event.style))
+                    else:
+                        raise _Unusual
+                    known[raw] = value
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None or (stack and keys[-1] is _NO_KEY):
+                    raise _Unusual  # an anchor, or a mapping or list as a key
+                value = {} if kind is yaml.MappingStartEvent else []
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                value = stack.pop()
+                keys.pop()
+                if not stack:
+                    break
+                continue
+            else:  # an alias, or anything else out of the ordinary
+                raise _Unusual
+            if stack:
+                parent = stack[-1]
+                if keys[-1] is None:
+                    parent.append(value)
+                else:
+                    parent[keys[-1]] = value
+                    keys[-1] = _NO_KEY
+            if kind is yaml.MappingStartEvent:
+                stack.append(value)
+                keys.append(_NO_KEY)
+            elif kind is yaml.SequenceStartEvent:
+                stack.append(value)
+                keys.append(None)
+            elif not stack:  # a lone scalar document
+                break
+        if (type(get()) is not yaml.DocumentEndEvent
+                or type(get()) is not yaml.StreamEndEvent):
+            raise _Unusual  # several documents: the full reader says so
+        return value
+    finally:
+        loader.dispose()
 
 
 def _dotted(path: YamlPath, data: Any) -> str:
@@ -75,6 +190,10 @@ def read_yaml(text: str, file: str,
     the whole document is read, so it can name an item by its `id` even when the duplicate
     comes before the id in the item.
     """
+    try:
+        return YamlDoc(_fast_data(text), file, text=text)
+    except (_Unusual, yaml.YAMLError):
+        pass
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
