@@ -134,8 +134,12 @@ def bare_main(port: int, n: int, concurrency: int) -> dict:
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return time.perf_counter() - start
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    before = usage.ru_utime + usage.ru_stime
     seconds = asyncio.run(go())
-    return {"requests": n, "seconds": seconds, "per_second": n / seconds,
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_ms = (usage.ru_utime + usage.ru_stime - before) * 1000 / n
+    return {"requests": n, "seconds": seconds, "per_second": n / seconds, "cpu_ms": cpu_ms,
             "body_bytes": sum(len(b) for _, b in bodies) / n, "peak_mb": _peak_mb()}
 
 
@@ -180,9 +184,18 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
     _events_yaml(tmp / "events.yaml", n, due, spread=spread)
     daemon = Daemon(_settings(tmp, port, concurrency), serve=False)  # type: ignore[arg-type]
 
+    cpu: list[float] = []
+
+    def cpu_seconds() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
     async def go() -> float:
         task = asyncio.ensure_future(daemon.run())
+        await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
+        cpu.append(cpu_seconds())
         done_at = await asyncio.to_thread(_wait_count, port, n, 600)
+        cpu.append(cpu_seconds())
         daemon.stop()
         await task
         return done_at
@@ -199,7 +212,8 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
             "send_span_per_second": n / max(last - first, 1e-9),
             "delay_median": statistics.median(delays),
             "delay_p99": delays[min(len(delays) - 1, int(0.99 * len(delays)))],
-            "first_delay": delays[0], "peak_mb": _peak_mb()}
+            "first_delay": delays[0], "cpu_ms": (cpu[1] - cpu[0]) * 1000 / n,
+            "peak_mb": _peak_mb()}
 
 
 # ── 3. start-up with M future reminders ───────────────────────────────────────────────
@@ -287,11 +301,12 @@ def main() -> None:
     print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}")
     print(f"bare httpx loop : {bare['requests']} requests ({bare['body_bytes']:.0f}-byte bodies, "
           f"as the daemon sends) in {bare['seconds']:.2f} s = {bare['per_second']:.0f}/s, "
-          f"peak {bare['peak_mb']:.0f} MB")
+          f"CPU {bare['cpu_ms']:.2f} ms/request, peak {bare['peak_mb']:.0f} MB")
     print(f"daemon dispatch : {due['reminders']} reminders in {due['seconds']:.2f} s from due = "
           f"{due['per_second']:.0f}/s ({ratio:.0%} of bare); delay due→receipt median "
           f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "
-          f"{due['first_delay']:.3f} s; peak {due['peak_mb']:.0f} MB")
+          f"{due['first_delay']:.3f} s; CPU {due['cpu_ms']:.2f} ms/delivery; "
+          f"peak {due['peak_mb']:.0f} MB")
     print(f"normal load     : {normal['reminders']} reminders, one due every 100 ms: delay "
           f"due→receipt median {normal['delay_median'] * 1000:.0f} ms, p99 "
           f"{normal['delay_p99'] * 1000:.0f} ms")
