@@ -67,10 +67,17 @@ def receiver_main(port_file: str) -> None:
 
 
 def _stats(port: int, reset: bool = False, full: bool = False) -> dict:
-    import httpx
+    # Plain http.client: httpx.get builds an SSL context per call, which cost the daemon
+    # under test a tenth of its CPU when polled from its own process.
+    import http.client
 
     query = "&".join(q for q, on in (("reset=1", reset), ("full=1", full)) if on)
-    return httpx.get(f"http://127.0.0.1:{port}/stats?{query}", timeout=30).json()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", f"/stats?{query}")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
 
 
 def _wait_count(port: int, n: int, limit: float) -> float:
