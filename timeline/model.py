@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -85,12 +85,19 @@ def _parse_timezone(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=256)
+def _lead_text(text: str) -> timedelta:
+    """parse_lead for text: a big file repeats the same few lead times on every event."""
+    return parse_lead(text)
+
+
 def _parse_leads(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, list):
         value = [value]
-    return sorted({parse_lead(item) for item in value}, reverse=True)
+    return sorted({_lead_text(item) if type(item) is str else parse_lead(item)
+                   for item in value}, reverse=True)
 
 
 When = Annotated[date | datetime, BeforeValidator(_parse_when)]

@@ -28,7 +28,7 @@ Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
 _SHIFT_ROOM = timedelta(days=21)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a plan holds 100,000s of them
 class PlannedReminder:
     key: str
     event_id: str  # "" for a digest
@@ -139,21 +139,25 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
     first_day = first.astimezone(_zone(settings)).date() - timedelta(days=1)
     last_day = last.astimezone(_zone(settings)).date() + timedelta(days=1)
     planned: list[PlannedReminder] = []
+    lead_names: dict[timedelta, str] = {}  # a few distinct leads, formatted 100,000s of times
     for event in loaded.timeline.events:
         targets = [n for n in notifiers_for(event, settings.routes) if n in senders]
         if not targets:
             continue
         for anchor, occurrence, leads in _anchors(event, loaded, first_day, last_day):
+            token = ""  # made once per occurrence, and only if a lead falls in range
             for lead in leads:
                 due_at, shifted, estimated = _due(occurrence, lead, settings)
                 if not first <= due_at <= last:
                     continue
-                token = occurrence_token(occurrence)
-                if anchor == "opens":
-                    token = f"opens-{token}"
+                if not token:
+                    token = occurrence_token(occurrence)
+                    if anchor == "opens":
+                        token = f"opens-{token}"
+                lead_text = lead_names.get(lead) or lead_names.setdefault(lead, format_lead(lead))
                 for notifier in targets:
                     planned.append(PlannedReminder(
-                        key=f"{event.id}/{token}/{format_lead(lead)}/{notifier}",
+                        key=f"{event.id}/{token}/{lead_text}/{notifier}",
                         event_id=event.id, notifier=notifier, anchor=anchor,
                         occurrence=occurrence, lead=lead, due_at=due_at,
                         shifted=shifted, estimated=estimated))
