@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -76,7 +77,8 @@ class Daemon:
 
     async def _run(self) -> int:
         settings = self.settings
-        loaded = load_timeline(settings.events)  # refuse to start on a bad file
+        with _collector_paused():
+            loaded = load_timeline(settings.events)  # refuse to start on a bad file
         self.store = await asyncio.to_thread(Store.open, settings.store)
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0),
                                         limits=httpx.Limits(max_connections=32))
@@ -87,7 +89,8 @@ class Daemon:
                                          self.owner)
             self.dispatcher.stopping = self.stopped.is_set()
             await self._take_over_orphans()
-            await self._apply(loaded, first_start=True)
+            with _collector_paused():
+                await self._apply(loaded, first_start=True)
             self.events_mtime = _mtime(settings.events)
             self._started = True
             if self._reload_requested:  # SIGHUP while starting: the file may have changed
@@ -362,6 +365,24 @@ def _mtime(path: Path) -> float | None:
         return path.stat().st_mtime
     except OSError:
         return None
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while start-up builds its big, long-lived data.
+
+    Loading and planning 100,000 reminders creates millions of objects that all stay alive,
+    so every full collection on the way walks them all again for nothing: a fifth of the
+    start-up. Nothing else runs yet (the dispatcher starts after), cycles made meanwhile are
+    collected once it is back on, and a collector someone switched off stays off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def run_daemon(settings: Settings, *, watch: bool = False, serve: bool | None = None) -> int:
