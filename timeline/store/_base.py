@@ -11,7 +11,9 @@ missed) each take a transaction-scoped advisory lock, and claims rely on row loc
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal
@@ -56,7 +58,18 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     # Wait for another writer (thread or process) instead of failing at once.
     cursor.execute("PRAGMA busy_timeout = 30000")
     # WAL: readers never block the writer and vice versa; the setting sticks to the file.
-    cursor.execute("PRAGMA journal_mode = WAL")
+    # Switching a new file to WAL needs a lock that SQLite does not wait for through
+    # busy_timeout, so processes opening a fresh database together retry here.
+    for attempt in range(100):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                break
+            cursor.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
     # FULL: a commit (a delivery marked sent) survives a power cut too, so it is not resent.
     cursor.execute("PRAGMA synchronous = FULL")
     cursor.close()
