@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -44,7 +44,7 @@ log = logging.getLogger("timeline.dispatch")
 # A delivery due this long before the daemon started fell due while it was down.
 LATE_TOLERANCE = timedelta(seconds=5)
 _BATCH_NUMBERS = itertools.count()
-GROUP_COMMIT_WINDOW = 0.01  # seconds outcomes wait to share one store transaction
+GROUP_COMMIT_WINDOW = 0.05  # seconds outcomes wait to share one store transaction
 # How long a claim lasts unless renewed (run_due renews its claims while it sends): how
 # soon another instance takes over the deliveries of one that died mid-send.
 LEASE = timedelta(seconds=30)
@@ -96,23 +96,43 @@ class _Batch:
 
 
 class OutcomeWriter:
-    """Group commit for send outcomes: each send waits until its outcome is stored, but
-    outcomes that arrive while a write is under way go together in the next transaction.
-    One commit per delivery (an fsync each) capped throughput far below the network's."""
+    """Group commit for send outcomes: outcomes that arrive while a write is pending go
+    together in the next transaction. One commit per delivery (an fsync each) capped
+    throughput far below the network's.
+
+    `submit` is synchronous and takes a callback run once the outcomes are stored (or the
+    store failed): no task or future per send, which cost measurable CPU per delivery."""
 
     def __init__(self, store: Store, owner: str) -> None:
         self.store = store
         self.owner = owner
         self.pending: list[Outcome] = []
-        self.waiters: list[asyncio.Future[None]] = []
+        self.callbacks: list[Callable[[BaseException | None], None]] = []
         self.writer: asyncio.Task[None] | None = None
 
-    async def record(self, outcomes: list[Outcome]) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def submit(self, outcomes: list[Outcome],
+               done: Callable[[BaseException | None], None]) -> asyncio.Task[None]:
+        """Queue `outcomes`; `done(None)` runs after they are committed, `done(exc)` if the
+        store failed. Returns the writer task that will commit them (await it to wait)."""
         self.pending.extend(outcomes)
-        self.waiters.append(done)
+        self.callbacks.append(done)
         if self.writer is None or self.writer.done():
             self.writer = asyncio.ensure_future(self._write())
+        return self.writer
+
+    async def record(self, outcomes: list[Outcome]) -> None:
+        """Store `outcomes` (in the next group) and wait until they are committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(exc: BaseException | None) -> None:
+            if done.done():
+                return
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+        self.submit(outcomes, settle)
         await done
 
     async def _write(self) -> None:
@@ -120,8 +140,9 @@ class OutcomeWriter:
         # costs more CPU (SQL compile, fsync bookkeeping) than the wait costs latency.
         await asyncio.sleep(GROUP_COMMIT_WINDOW)
         while self.pending:
-            batch, waiters = self.pending, self.waiters
-            self.pending, self.waiters = [], []
+            batch, callbacks = self.pending, self.callbacks
+            self.pending, self.callbacks = [], []
+            failure: BaseException | None = None
             try:
                 # In the loop, not in a thread: one short transaction (~1 ms for a group on
                 # SQLite) per window blocks the loop less than a worker thread competing
@@ -129,13 +150,12 @@ class OutcomeWriter:
                 # deliveries/s, 0.96 vs 1.34 ms of CPU per delivery.
                 self.store.record_outcomes(batch, self.owner, datetime.now(UTC))
             except Exception as exc:  # each waiting send sees the store's failure
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
-            else:
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
+                failure = exc
+            for callback in callbacks:
+                try:
+                    callback(failure)
+                except Exception:  # one bad callback must not strand the others
+                    log.exception("outcome callback failed")
 
 
 class Dispatcher:
@@ -181,9 +201,7 @@ class Dispatcher:
                     self.in_flight.pop(batch.number, None)
                     continue
                 result = await self._attempt(batch)
-                record = asyncio.ensure_future(self._record(batch, result))
-                self._tasks.add(record)
-                record.add_done_callback(self._tasks.discard)
+                self._finish(batch, result)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
         self._tasks.update(workers)
@@ -215,12 +233,6 @@ class Dispatcher:
             for task in workers:
                 self._tasks.discard(task)
         return handled
-
-    async def _record(self, batch: _Batch, result: SendResult) -> None:
-        try:
-            await self._finish(batch, result)
-        finally:
-            self.in_flight.pop(batch.number, None)
 
     def _lease_seconds(self) -> float:
         return LEASE.total_seconds()
@@ -428,7 +440,9 @@ class Dispatcher:
             delay = max(delay, retry_after)
         return timedelta(seconds=delay)
 
-    async def _finish(self, batch: _Batch, result: SendResult) -> None:
+    def _finish(self, batch: _Batch, result: SendResult) -> None:
+        """Queue the batch's outcome for the next group commit. The batch stays in
+        `in_flight` (leased, renewed, released on shutdown) until the outcome is stored."""
         now = datetime.now(UTC)
         attempts = max(r.attempts for r in batch.rows)
         max_attempts = self.settings.reminders.max_attempts
@@ -449,21 +463,43 @@ class Dispatcher:
             self.metrics.outcomes["dead"] += len(batch.rows)
             log.error("dead letter %s via %s: %s", ", ".join(r.key for r in batch.rows),
                       batch.notifier, detail)
-        await self.outcomes.record([replace(outcome, key=row.key) for row in batch.rows])
-        self.metrics.last = {"notifier": batch.notifier, "status": result.status,
-                             "detail": result.detail, "at": now.isoformat(),
-                             "keys": len(batch.rows)}
-        log.info("%s %d message(s) via %s%s", result.status, len(batch.rows), batch.notifier,
-                 f": {result.detail}" if result.detail and not result.delivered else "")
+
+        def stored(failure: BaseException | None) -> None:
+            # Forget the batch only now: until its outcome is committed, the heartbeat keeps
+            # its claim and a shutdown releases it.
+            self.in_flight.pop(batch.number, None)
+            if failure is not None:
+                # Left `sending`: the lease runs out and it is sent again, same webhook-id.
+                log.error("could not record the outcome of %s: %s",
+                          ", ".join(r.key for r in batch.rows), failure)
+                return
+            self.metrics.last = {"notifier": batch.notifier, "status": result.status,
+                                 "detail": result.detail, "at": now.isoformat(),
+                                 "keys": len(batch.rows)}
+            log.info("%s %d message(s) via %s%s", result.status, len(batch.rows),
+                     batch.notifier,
+                     f": {result.detail}" if result.detail and not result.delivered else "")
+
+        writer = self.outcomes.submit([replace(outcome, key=row.key) for row in batch.rows],
+                                      stored)
+        if writer not in self._tasks:  # run_due and drain wait for it like for the workers
+            self._tasks.add(writer)
+            writer.add_done_callback(self._tasks.discard)
 
     async def drain(self, timeout: float) -> None:
         """Stop taking work; let in-flight sends finish, release what does not in time."""
         self.stopping = True
-        tasks = list(self._tasks)
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=timeout)
-            for task in pending:
-                task.cancel()
+        deadline = time.monotonic() + timeout
+        # Again until none is left: a worker finishing its send starts an outcome write
+        # that the first look did not see, and releasing its rows before that write lands
+        # would make the write a no-op (the send repeated later).
+        while tasks := [task for task in self._tasks if not task.done()]:
+            _done, pending = await asyncio.wait(tasks,
+                                                timeout=max(deadline - time.monotonic(), 0))
+            if pending:
+                for task in pending:
+                    task.cancel()
+                break
         unfinished = [row for rows in list(self.in_flight.values()) for row in rows]
         if unfinished:
             await self._release(unfinished)
