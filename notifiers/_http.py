@@ -45,10 +45,14 @@ __all__ = [
 _RETRYABLE_4XX = {408, 425, 429}
 
 
+# One encoder for every body: json.dumps with options builds a new encoder on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_bytes(body: Any) -> bytes:
     """Compact UTF-8 JSON: Chinese stays 3 bytes a character (not 6 as \\uXXXX), which
     matters against byte limits, and the exact bytes can be signed before sending."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(body).encode()
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

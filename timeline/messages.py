@@ -120,8 +120,10 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
                     else f"Policy reminder: {len(lines)} items coming up")
     if late:
         headline += "（补发）" if zh else " (sent late)"
+    # The markdown block differs from the text one only in its bold title: build each once.
     text_blocks = [_block(line, today, lang, False) for line in lines]
-    md_blocks = [_block(line, today, lang, True) for line in lines]
+    md_blocks = [[f"**{_title(line.event, lang)}**", *block[1:]]
+                 for line, block in zip(lines, text_blocks, strict=True)]
     links: list[tuple[str, str]] = []
     if feed_url:
         links.append(("订阅日历" if zh else "Subscribe to the calendar", feed_url))
