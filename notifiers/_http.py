@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from notifiers.base import NotifierSettings, SendResult
 
@@ -176,6 +176,18 @@ def credential_from(value: str, param: str) -> str:
             raise ValueError(f"the webhook URL has no {param}= parameter")
         return found[0]
     return value
+
+
+def pasted_credential(param: str) -> Callable[[SecretStr], SecretStr]:
+    """A pydantic validator body for a robot credential given bare or as the pasted URL."""
+
+    def check(value: SecretStr) -> SecretStr:
+        found = credential_from(value.get_secret_value().strip(), param)
+        if not found:
+            raise ValueError("must not be empty")
+        return SecretStr(found)
+
+    return check
 
 
 def fingerprint(secret: str) -> str:

@@ -20,10 +20,10 @@ from notifiers._http import (
     HttpSettings,
     check_http_url,
     classify_errcode,
-    credential_from,
     fingerprint,
     json_bytes,
     mask_url,
+    pasted_credential,
     post,
     redact,
 )
@@ -79,13 +79,7 @@ class DingTalkNotifier(Notifier):
 
         _check_url = field_validator("base_url")(check_http_url)
 
-        @field_validator("access_token")
-        @classmethod
-        def _check_token(cls, value: SecretStr) -> SecretStr:
-            token = credential_from(value.get_secret_value().strip(), "access_token")
-            if not token:
-                raise ValueError("must not be empty")
-            return SecretStr(token)
+        _check_token = field_validator("access_token")(pasted_credential("access_token"))
 
     settings: Settings
 

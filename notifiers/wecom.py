@@ -17,10 +17,10 @@ from notifiers._http import (
     HttpSettings,
     check_http_url,
     classify_errcode,
-    credential_from,
     fingerprint,
     json_bytes,
     mask_url,
+    pasted_credential,
     post,
     redact,
 )
@@ -51,13 +51,7 @@ class WeComNotifier(Notifier):
 
         _check_url = field_validator("base_url")(check_http_url)
 
-        @field_validator("key")
-        @classmethod
-        def _check_key(cls, value: SecretStr) -> SecretStr:
-            key = credential_from(value.get_secret_value().strip(), "key")
-            if not key:
-                raise ValueError("must not be empty")
-            return SecretStr(key)
+        _check_key = field_validator("key")(pasted_credential("key"))
 
     settings: Settings
 
