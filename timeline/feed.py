@@ -25,7 +25,7 @@ from timeline.occurrences import AnyEvent, matches
 from timeline.recurrence import HORIZON_YEARS, Rule, default_duration
 from timeline.workdays import is_estimated
 
-__all__ = ["FeedRenderer", "Revision", "render_feed"]
+__all__ = ["FeedRenderer", "Revision", "default_revision", "render_feed"]
 
 PRODID = f"-//policy-timeline//policy-timeline {__version__}//ZH"
 REFRESH = timedelta(hours=6)
@@ -74,7 +74,8 @@ _SUFFIX = {
 }
 
 
-def _default_revision(story: Story) -> Revision:
+def default_revision(story: Story) -> Revision:
+    """An event the store has no history of: revision 0, as of its story's publication."""
     published = story.published
     day = published.date() if isinstance(published, datetime) else published
     return Revision(0, datetime.combine(day, time(), tzinfo=UTC))
@@ -260,7 +261,7 @@ class FeedRenderer:
                       and (wanted is None or e.id in wanted)]
         # Per render, not per event: a warm 10,000-event render is a loop of dict lookups.
         story_of = {s.id: s for s in timeline.stories}
-        default_of = {s.id: _default_revision(s) for s in timeline.stories}
+        default_of = {s.id: default_revision(s) for s in timeline.stories}
         blocks = []
         tzids: set[str] = set()
         for event in events:

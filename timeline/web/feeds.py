@@ -19,7 +19,7 @@ from email.utils import format_datetime
 
 import anyio.to_thread
 
-from timeline.feed import FeedRenderer, _default_revision
+from timeline.feed import FeedRenderer, default_revision
 from timeline.formatting import Lang
 from timeline.occurrences import matches
 from timeline.web.source import Snapshot
@@ -138,7 +138,7 @@ def last_modified(snapshot: Snapshot, key: FeedKey) -> datetime | None:
         if not matches(event, key.tags, key.stories):
             continue
         # The same default the feed's LAST-MODIFIED uses, so header and body agree.
-        revision = snapshot.revisions.get(event.id) or _default_revision(stories[event.story])
+        revision = snapshot.revisions.get(event.id) or default_revision(stories[event.story])
         if newest is None or revision.modified > newest:
             newest = revision.modified
     return newest.replace(microsecond=0) if newest is not None else None
