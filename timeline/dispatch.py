@@ -32,9 +32,10 @@ from timeline.messages import (
     change_message,
     digest_message,
     missed_message,
+    planned_line,
     reminder_message,
 )
-from timeline.plan import notifiers_for, plan_reminders
+from timeline.plan import plan_reminders
 from timeline.store import Delivery, Outcome, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
@@ -387,20 +388,14 @@ class Dispatcher:
         routed = self.settings.model_copy(update={
             "notifiers": {row.notifier: entry.model_copy(update={"reminders": True,
                                                                   "digest": None})}})
-        planned = plan_reminders(loaded, routed, start, end)
+        # The plan of a settings copy holding only this notifier is already routed to it;
+        # one line per occurrence, however many lead times fall in the period.
         lines = []
         seen = set()
-        for item in planned:
-            if (item.event_id, item.occurrence) in seen:
-                continue
-            seen.add((item.event_id, item.occurrence))
-            event = loaded.timeline.event(item.event_id)
-            if row.notifier not in notifiers_for(event, self.settings.routes):
-                continue
-            lines.append(ReminderLine(key=item.key, event=event,
-                                      story=loaded.timeline.story(event.story),
-                                      anchor=item.anchor, occurrence=item.occurrence,
-                                      lead="", due=item.due_at, estimated=item.estimated))
+        for item in plan_reminders(loaded, routed, start, end):
+            if (item.event_id, item.occurrence) not in seen:
+                seen.add((item.event_id, item.occurrence))
+                lines.append(planned_line(item, loaded.timeline))
         until = end.astimezone(self.tz).date()
         return digest_message(row.key, lines, today=today, until=until, lang=lang,
                               feed_url=self.settings.feed_url,

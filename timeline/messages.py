@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from notifiers.base import Message, MessageItem, MessageKind
+from timeline.durations import format_lead
 from timeline.formatting import Lang, format_when
-from timeline.model import Story
+from timeline.model import Story, Timeline
 from timeline.occurrences import AnyEvent
+from timeline.plan import PlannedReminder
 
 __all__ = ["ReminderLine", "change_message", "digest_message", "missed_message",
-           "reminder_message", "test_message"]
+           "planned_line", "reminder_message", "test_message"]
 
 _WEEKDAYS = {"zh": "一二三四五六日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 _ANCHOR = {
@@ -40,6 +42,14 @@ class ReminderLine:
     lead: str
     due: datetime
     estimated: bool = False
+
+
+def planned_line(item: PlannedReminder, timeline: Timeline) -> ReminderLine:
+    """The line for a reminder straight from the plan (preview, digests)."""
+    event = timeline.event(item.event_id)
+    return ReminderLine(key=item.key, event=event, story=timeline.story(event.story),
+                        anchor=item.anchor, occurrence=item.occurrence,
+                        lead=format_lead(item.lead), due=item.due_at, estimated=item.estimated)
 
 
 def _title(event: AnyEvent, lang: Lang) -> str:

@@ -20,7 +20,7 @@ from notifiers.base import Message, SendResult
 from notifiers.registry import build
 from timeline.config import Settings
 from timeline.loader import LoadedTimeline
-from timeline.messages import ReminderLine, reminder_message, test_message
+from timeline.messages import planned_line, reminder_message, test_message
 from timeline.plan import PlannedReminder, plan_reminders
 
 __all__ = ["PreviewItem", "preview_messages", "send_test"]
@@ -37,13 +37,6 @@ class PreviewItem:
         return {"notifier": self.notifier, "due_at": self.due_at.isoformat(),
                 "key": self.message.key, "title": self.message.title,
                 "text": self.message.text, "keys": [i.key for i in self.message.items]}
-
-
-def _line(item: PlannedReminder, loaded: LoadedTimeline) -> ReminderLine:
-    event = loaded.timeline.event(item.event_id)
-    return ReminderLine(key=item.key, event=event, story=loaded.timeline.story(event.story),
-                        anchor=item.anchor, occurrence=item.occurrence,
-                        lead=item.payload()["lead"], due=item.due_at, estimated=item.estimated)
 
 
 def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, last: date,
@@ -66,9 +59,9 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
         for i in range(0, len(items), limit):
             chunk = items[i:i + limit]
             today = minute.astimezone(tz).date()
+            lines = [planned_line(p, loaded.timeline) for p in chunk]
             message = reminder_message(chunk[0].key if len(chunk) == 1 else f"group@{minute}",
-                                       [_line(p, loaded) for p in chunk], today=today,
-                                       lang=settings.lang, feed_url=settings.feed_url,
+                                       lines, today=today, lang=settings.lang, feed_url=settings.feed_url,
                                        base_url=settings.server.base_url)
             out.append(PreviewItem(notifier, minute, minute.astimezone(tz), message))
     return out
