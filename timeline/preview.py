@@ -61,7 +61,8 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
             today = minute.astimezone(tz).date()
             lines = [planned_line(p, loaded.timeline) for p in chunk]
             message = reminder_message(chunk[0].key if len(chunk) == 1 else f"group@{minute}",
-                                       lines, today=today, lang=settings.lang, feed_url=settings.feed_url,
+                                       lines, today=today, lang=settings.lang,
+                                       feed_url=settings.feed_url,
                                        base_url=settings.server.base_url)
             out.append(PreviewItem(notifier, minute, minute.astimezone(tz), message))
     return out
