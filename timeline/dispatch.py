@@ -347,7 +347,7 @@ class Dispatcher:
         key = first.key if len(batch.rows) == 1 else "group-" + hashlib.sha256(
             "\n".join(sorted(r.key for r in batch.rows)).encode()).hexdigest()[:24]
         if batch.kind == "digest":
-            return self._digest(first, loaded, lang, today)
+            return self._digest(first, loaded, lang)
         if batch.kind == "change":
             try:
                 event = loaded.timeline.event(first.event_id)
@@ -380,7 +380,7 @@ class Dispatcher:
         ids = list(dict.fromkeys(line.event.id for line in lines))
         return render_feed(loaded, revisions=revisions, lang=lang, event_ids=ids)
 
-    def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any, today: date) -> Message:
+    def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any) -> Message:
         entry = self.settings.notifiers[row.notifier]
         assert entry.digest is not None
         start = row.due_at
@@ -396,8 +396,10 @@ class Dispatcher:
             if (item.event_id, item.occurrence) not in seen:
                 seen.add((item.event_id, item.occurrence))
                 lines.append(planned_line(item, loaded.timeline))
+        # The digest speaks of its own period, also when it goes out late after downtime.
+        first_day = start.astimezone(self.tz).date()
         until = end.astimezone(self.tz).date()
-        return digest_message(row.key, lines, today=today, until=until, lang=lang,
+        return digest_message(row.key, lines, today=first_day, until=until, lang=lang,
                               feed_url=self.settings.feed_url,
                               base_url=self.settings.server.base_url)
 
