@@ -18,9 +18,9 @@ from icalendar import Alarm, Calendar, Timezone, vRecur
 from icalendar import Event as VEvent
 
 from timeline import __version__
-from timeline.formatting import Lang, format_when, precision_label
+from timeline.formatting import Lang, format_when, precision_label, precision_suffix
 from timeline.loader import LoadedTimeline
-from timeline.model import Deadline, Happening, Precision, Recurring, Story, Window, localize
+from timeline.model import Deadline, Happening, Recurring, Story, Window, localize
 from timeline.occurrences import AnyEvent, matches
 from timeline.recurrence import HORIZON_YEARS, Rule, default_duration
 from timeline.workdays import is_estimated
@@ -65,13 +65,6 @@ _TEXT = {
         "tag": "tag", "story_filter": "story",
     },
 }
-_SUFFIX = {
-    Precision.APPROXIMATE: ("（日期为约数）", " (approximate date)"),
-    Precision.MONTH: ("（仅知月份）", " (month only)"),
-    Precision.QUARTER: ("（仅知季度）", " (quarter only)"),
-    Precision.YEAR: ("（仅知年份）", " (year only)"),
-    Precision.YEAR_END: ("（年底前）", " (by year-end)"),
-}
 
 
 def default_revision(story: Story) -> Revision:
@@ -83,10 +76,7 @@ def default_revision(story: Story) -> Revision:
 
 def _summary(event: AnyEvent, lang: Lang) -> str:
     title = event.title_en if lang == "en" and event.title_en else event.title
-    suffix = _SUFFIX.get(event.precision)
-    if suffix:
-        title += suffix[0] if lang == "zh" else suffix[1]
-    return title
+    return title + precision_suffix(event.precision, lang)
 
 
 def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from timeline.model import Precision
 
-__all__ = ["Lang", "format_when", "precision_label"]
+__all__ = ["Lang", "format_when", "precision_label", "precision_suffix"]
 
 Lang = Literal["zh", "en"]
 _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -24,6 +24,22 @@ _PRECISION = {
     Precision.YEAR_END: ("年底前", "by year-end"),
     Precision.APPROXIMATE: ("约数", "approximate"),
 }
+
+
+# Appended to a title wherever the date alone would look more exact than it is.
+_SUFFIX = {
+    Precision.DAY: ("", ""),
+    Precision.APPROXIMATE: ("（日期为约数）", " (approximate date)"),
+    Precision.MONTH: ("（仅知月份）", " (month only)"),
+    Precision.QUARTER: ("（仅知季度）", " (quarter only)"),
+    Precision.YEAR: ("（仅知年份）", " (year only)"),
+    Precision.YEAR_END: ("（年底前）", " (by year-end)"),
+}
+
+
+def precision_suffix(precision: Precision, lang: Lang = "zh") -> str:
+    zh, en = _SUFFIX[precision]
+    return zh if lang == "zh" else en
 
 
 def precision_label(precision: Precision, lang: Lang = "zh") -> str:
