@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from dataclasses import fields
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,11 @@ def test_schema_is_created_and_versioned(store: Store, raw: Engine) -> None:
             SCHEMA_VERSION
     assert store.ping()
     assert store.backend in ("sqlite", "postgresql")
+
+
+def test_delivery_fields_follow_the_table_columns() -> None:
+    # to_delivery builds a Delivery from a row positionally.
+    assert [c.name for c in _schema.deliveries.c] == [f.name for f in fields(Delivery)]
 
 
 def test_reopen_keeps_data(store_url: str) -> None:

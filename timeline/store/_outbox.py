@@ -105,7 +105,12 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def to_delivery(row: Row[Any]) -> Delivery:
-    return Delivery(**row._mapping)
+    """A Delivery from a row of all the outbox's columns (`select(deliveries)`).
+
+    Positional: the table's columns and Delivery's fields are in the same order (a test
+    holds them so). Going through `row._mapping` built a key view per row, which cost as
+    much as the rest of a 200-row claim."""
+    return Delivery(*row)
 
 
 def _check_states(states: Iterable[str]) -> list[str]:
