@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import time
@@ -36,6 +37,7 @@ SECRET_PREFIX = "whsec_"
 _RESERVED = {"content-type", "webhook-id", "webhook-timestamp", "webhook-signature"}
 
 
+@functools.lru_cache(maxsize=64)
 def _secret_key(secret: str) -> bytes:
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError(f"must start with {SECRET_PREFIX!r} (then the base64 key)")
@@ -54,7 +56,7 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
         # The signed content is "id.timestamp.body": a '.' in the id makes it ambiguous.
         raise ValueError(f"webhook-id must not contain '.': {msg_id!r}")
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_secret_key(secret), signed, hashlib.sha256).digest()
+    digest = hmac.digest(_secret_key(secret), signed, hashlib.sha256)
     return "v1," + base64.b64encode(digest).decode()
 
 
