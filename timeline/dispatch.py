@@ -17,7 +17,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -441,25 +441,27 @@ class Dispatcher:
         """Queue the batch's outcome for the next group commit. The batch stays in
         `in_flight` (leased, renewed, released on shutdown) until the outcome is stored."""
         now = datetime.now(UTC)
-        attempts = max(r.attempts for r in batch.rows)
-        max_attempts = self.settings.reminders.max_attempts
-        # One back-off for the whole batch: with a jitter each, a grouped message's rows came
-        # due apart and went out one by one, each under a new webhook-id.
-        when = now + self.backoff(attempts, result.retry_after)
+        rows = batch.rows
         if result.status == "delivered":
             # `late` is the store's record of what the message said (sent after downtime).
-            outcome = Outcome("", "sent", late=batch.late)
-            self.metrics.outcomes["delivered"] += len(batch.rows)
-        elif result.status == "retryable" and attempts < max_attempts:
-            outcome = Outcome("", "retrying", result.detail, next_attempt_at=when)
-            self.metrics.outcomes["retry"] += len(batch.rows)
+            outcomes = [Outcome(row.key, "sent", late=batch.late) for row in rows]
+            self.metrics.outcomes["delivered"] += len(rows)
         else:
-            detail = result.detail if result.status == "permanent" else \
-                f"gave up after {attempts} attempts: {result.detail}"
-            outcome = Outcome("", "dead", detail)
-            self.metrics.outcomes["dead"] += len(batch.rows)
-            log.error("dead letter %s via %s: %s", ", ".join(r.key for r in batch.rows),
-                      batch.notifier, detail)
+            attempts = max(r.attempts for r in rows)
+            if result.status == "retryable" and attempts < self.settings.reminders.max_attempts:
+                # One back-off for the whole batch: with a jitter each, a grouped message's
+                # rows came due apart and went out one by one, each under a new webhook-id.
+                when = now + self.backoff(attempts, result.retry_after)
+                outcomes = [Outcome(row.key, "retrying", result.detail, next_attempt_at=when)
+                            for row in rows]
+                self.metrics.outcomes["retry"] += len(rows)
+            else:
+                detail = result.detail if result.status == "permanent" else \
+                    f"gave up after {attempts} attempts: {result.detail}"
+                outcomes = [Outcome(row.key, "dead", detail) for row in rows]
+                self.metrics.outcomes["dead"] += len(rows)
+                log.error("dead letter %s via %s: %s", ", ".join(r.key for r in rows),
+                          batch.notifier, detail)
 
         def stored(failure: BaseException | None) -> None:
             # Forget the batch only now: until its outcome is committed, the heartbeat keeps
@@ -477,8 +479,7 @@ class Dispatcher:
                      batch.notifier,
                      f": {result.detail}" if result.detail and not result.delivered else "")
 
-        writer = self.outcomes.submit([replace(outcome, key=row.key) for row in batch.rows],
-                                      stored)
+        writer = self.outcomes.submit(outcomes, stored)
         if writer not in self._tasks:  # run_due and drain wait for it like for the workers
             self._tasks.add(writer)
             writer.add_done_callback(self._tasks.discard)
