@@ -12,8 +12,8 @@ import subprocess
 import sys
 import threading
 import uuid
-from dataclasses import fields
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
