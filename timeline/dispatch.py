@@ -177,6 +177,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()  # workers and outcome writes under way
         self.stopping = False
         self.outcomes = OutcomeWriter(store, owner)
+        self.feed_url = settings.feed_url
 
     # ── the loop body ────────────────────────────────────────────────────────────────
     async def run_due(self, batch_size: int = 200) -> int:
@@ -339,7 +340,7 @@ class Dispatcher:
         snapshot = self.source.snapshot()
         loaded = snapshot.loaded
         lang = self._lang(batch.notifier)
-        feed_url = self.settings.feed_url
+        feed_url = self.feed_url
         base_url = self.settings.server.base_url
         today = datetime.now(self.tz).date()
         first = batch.rows[0]
