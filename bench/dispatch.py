@@ -11,6 +11,15 @@ Parts, each measured in its own process so peak memory (ru_maxrss) is its own:
    p99), peak memory.
 3. `startup`: the daemon starting with M future reminders (events loaded, synced, planned into
    the store, the wake-up armed): time and peak memory.
+`bare` and `due` alternate for `--rounds` rounds; the ratio reported is the median of the
+rounds' ratios, each bare run against the daemon run right after it, so that the machine's
+drift between runs (seen: ±15 %) falls on both sides of a ratio.
+
+With two CPUs or more, the receiver runs on one CPU and every measured part on another
+(`--no-pin` turns this off). Unpinned, the scheduler moved the client onto the receiver's
+CPU now and then, which made the client's CPU time per request swing by a third between
+runs. Each part is one event loop, so it gets one CPU either way; a daemon's store thread
+shares that CPU with its loop, as it shares the GIL.
 Only 127.0.0.1 is used; every loop is bounded.
 """
 
@@ -269,9 +278,24 @@ def startup_main(port: int, m: int, where: str) -> dict:
 
 
 # ── orchestration ─────────────────────────────────────────────────────────────────────
-def _child(part: str, *args: object) -> dict:
+def _cpus(pin: bool) -> tuple[str, str]:
+    """(the receiver's CPU, the measured parts' CPU), as BENCH_CPU values ("" = anywhere)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not pin or len(cpus) < 2:
+        return "", ""
+    return str(cpus[-1]), str(cpus[0])
+
+
+def _pin_self() -> None:
+    cpu = os.environ.get("BENCH_CPU", "")
+    if cpu and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(cpu)})
+
+
+def _child(part: str, *args: object, cpu: str = "") -> dict:
     out = subprocess.run([sys.executable, __file__, part, *map(str, args)], check=True,
-                         capture_output=True, text=True, timeout=1200)
+                         capture_output=True, text=True, timeout=1200,
+                         env={**os.environ, "BENCH_CPU": cpu})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -283,34 +307,53 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--normal", type=int, default=200,
                         help="reminders at normal load: one due every 100 ms")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating bare/daemon rounds for the throughput ratio")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="let the scheduler place the receiver and the parts")
     args = parser.parse_args()
 
+    receiver_cpu, part_cpu = _cpus(args.pin)
     port_file = tempfile.mktemp(prefix="bench-port-")
-    receiver = subprocess.Popen([sys.executable, __file__, "receiver", port_file])
+    receiver = subprocess.Popen([sys.executable, __file__, "receiver", port_file],
+                                env={**os.environ, "BENCH_CPU": receiver_cpu})
+    rounds: list[tuple[dict, dict]] = []
     try:
         while not os.path.exists(port_file) or not Path(port_file).read_text():
             time.sleep(0.05)
         port = int(Path(port_file).read_text())
         time.sleep(0.5)
-        bare = _child("bare", port, args.due, args.concurrency)
-        _stats(port, reset=True)
-        due = _child("due", port, args.due, args.concurrency)
-        _stats(port, reset=True)
-        normal = _child("due", port, args.normal, args.concurrency, 100)
+        for _ in range(args.rounds):
+            bare = _child("bare", port, args.due, args.concurrency, cpu=part_cpu)
+            _stats(port, reset=True)
+            due = _child("due", port, args.due, args.concurrency, cpu=part_cpu)
+            _stats(port, reset=True)
+            rounds.append((bare, due))
+        normal = _child("due", port, args.normal, args.concurrency, 100, cpu=part_cpu)
         _stats(port, reset=True)
         where = tempfile.mkdtemp(prefix="bench-start-")
-        cold = _child("startup", port, args.planned, where)
-        warm = _child("startup", port, args.planned, where)
+        cold = _child("startup", port, args.planned, where, cpu=part_cpu)
+        warm = _child("startup", port, args.planned, where, cpu=part_cpu)
     finally:
         receiver.terminate()
         receiver.wait(10)
-    ratio = due["per_second"] / bare["per_second"]
-    print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}")
+    ratios = [due["per_second"] / bare["per_second"] for bare, due in rounds]
+    median = statistics.median(ratios)
+    # The round whose ratio is the median one (the lower middle for an even count) is shown.
+    bare, due = rounds[sorted(range(len(ratios)), key=ratios.__getitem__)[(len(ratios) - 1) // 2]]
+    pinned = f"receiver on CPU {receiver_cpu}, parts on CPU {part_cpu}" if part_cpu \
+        else "not pinned"
+    print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}; {pinned}")
+    for i, (b, d) in enumerate(rounds, 1):
+        print(f"round {i}: bare {b['per_second']:.0f}/s ({b['cpu_ms']:.2f} ms CPU/request), "
+              f"daemon {d['per_second']:.0f}/s ({d['cpu_ms']:.2f} ms CPU/delivery) = "
+              f"{ratios[i - 1]:.0%}")
     print(f"bare httpx loop : {bare['requests']} requests ({bare['body_bytes']:.0f}-byte bodies, "
           f"as the daemon sends) in {bare['seconds']:.2f} s = {bare['per_second']:.0f}/s, "
           f"CPU {bare['cpu_ms']:.2f} ms/request, peak {bare['peak_mb']:.0f} MB")
     print(f"daemon dispatch : {due['reminders']} reminders in {due['seconds']:.2f} s from due = "
-          f"{due['per_second']:.0f}/s ({ratio:.0%} of bare); delay due→receipt median "
+          f"{due['per_second']:.0f}/s; median of {len(ratios)} rounds {median:.0%} of bare "
+          f"(range {min(ratios):.0%}-{max(ratios):.0%}); delay due→receipt median "
           f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "
           f"{due['first_delay']:.3f} s; CPU {due['cpu_ms']:.2f} ms/delivery; "
           f"peak {due['peak_mb']:.0f} MB")
@@ -326,6 +369,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] in ("receiver", "bare", "due", "startup"):
         part, rest = sys.argv[1], sys.argv[2:]
+        _pin_self()
         if part == "receiver":
             receiver_main(rest[0])
         else:
