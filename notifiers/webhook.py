@@ -75,21 +75,22 @@ def _item(item: MessageItem) -> dict[str, Any]:
 def payload(message: Message) -> dict[str, Any]:
     """The JSON body. The top-level event/occurrence/lead/due describe the reminder when the
     message is about exactly one; a digest leaves them null and lists everything in items."""
-    single = message.items[0] if len(message.items) == 1 else None
+    items = [_item(item) for item in message.items]
+    single = items[0] if len(items) == 1 else None
     return {
         "key": message.key,
         "kind": message.kind,
-        "event": single.event if single else None,
-        "occurrence": _iso(single.occurrence) if single else None,
-        "lead": single.lead if single else None,
-        "due": _iso(single.due) if single else None,
+        "event": single["event"] if single else None,
+        "occurrence": single["occurrence"] if single else None,
+        "lead": single["lead"] if single else None,
+        "due": single["due"] if single else None,
         "title": message.title,
         "text": message.text,
         "markdown": message.markdown,
         "lang": message.lang,
         "late": message.late,
         "links": [{"label": label, "url": url} for label, url in message.links],
-        "items": [_item(item) for item in message.items],
+        "items": items,
     }
 
 
