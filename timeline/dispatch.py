@@ -100,6 +100,11 @@ class _Batch:
     number: int = field(default_factory=lambda: next(_BATCH_NUMBERS))
 
 
+def _close(window: asyncio.Future[None]) -> None:
+    if not window.done():
+        window.set_result(None)
+
+
 class OutcomeWriter:
     """Group commit for send outcomes: outcomes that arrive while a write is pending go
     together in the next transaction. One commit per delivery (an fsync each) capped
@@ -114,6 +119,14 @@ class OutcomeWriter:
         self.pending: list[Outcome] = []
         self.callbacks: list[Callable[[BaseException | None], None]] = []
         self.writer: asyncio.Task[None] | None = None
+        self._window: asyncio.Future[None] | None = None  # the open gather window
+
+    def flush(self) -> None:
+        """Commit what is pending now instead of at the end of the window: nothing more is
+        coming (a burst is over, or a single reminder went out), so waiting only delays
+        the record, and the dispatcher's next pass, which waits for it."""
+        if self._window is not None and not self._window.done():
+            self._window.set_result(None)
 
     def submit(self, outcomes: list[Outcome],
                done: Callable[[BaseException | None], None]) -> asyncio.Task[None]:
@@ -143,7 +156,13 @@ class OutcomeWriter:
     async def _write(self) -> None:
         # A gather window: under load, sends finish a few ms apart, and each commit costs
         # more CPU than the wait costs (the send is done; only its record waits).
-        await asyncio.sleep(GROUP_COMMIT_WINDOW)
+        loop = asyncio.get_running_loop()
+        self._window = window = loop.create_future()
+        timer = loop.call_later(GROUP_COMMIT_WINDOW, _close, window)
+        try:
+            await window
+        finally:
+            timer.cancel()
         while self.pending:
             batch, callbacks = self.pending, self.callbacks
             self.pending, self.callbacks = [], []
@@ -233,6 +252,7 @@ class Dispatcher:
             for _ in workers:
                 queue.put_nowait(None)
             await asyncio.gather(*workers, return_exceptions=True)
+            self.outcomes.flush()  # every send is done: record them without waiting
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
             heartbeat.cancel()
@@ -492,6 +512,7 @@ class Dispatcher:
     async def drain(self, timeout: float) -> None:
         """Stop taking work; let in-flight sends finish, release what does not in time."""
         self.stopping = True
+        self.outcomes.flush()
         deadline = time.monotonic() + timeout
         # Again until none is left: a worker finishing its send starts an outcome write
         # that the first look did not see, and releasing its rows before that write lands
