@@ -191,8 +191,10 @@ routes:
 # ── 2. the daemon, N reminders due at once ────────────────────────────────────────────
 def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
     """N reminders due at once (spread_ms=0), or one every `spread_ms` (normal load)."""
+    from timeline.cli import _logging
     from timeline.daemon import Daemon
 
+    _logging(verbose=False)  # INFO to stderr, as `timeline run` logs
     tmp = Path(tempfile.mkdtemp(prefix="bench-due-"))
     # Far enough ahead for load + plan + store of N events before they fall due.
     due = (datetime.now(UTC) + timedelta(seconds=8 + n / 1500)).replace(microsecond=0)

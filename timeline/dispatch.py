@@ -201,6 +201,9 @@ class Dispatcher:
         self.stopping = False
         self.outcomes = OutcomeWriter(store, owner)
         self.feed_url = settings.feed_url
+        # Outcomes of the current dispatch pass by (notifier, sent/retrying/dead): one log
+        # line a pass.
+        self.tally: Counter[tuple[str, str]] = Counter()
 
     # ── the loop body ────────────────────────────────────────────────────────────────
     async def run_due(self, batch_size: int = 200) -> int:
@@ -211,6 +214,8 @@ class Dispatcher:
         path (group commit). One task per batch behind a semaphore measured a third slower
         than this with thousands due at once (see bench/dispatch.py)."""
         handled = 0
+        started = time.monotonic()
+        self.tally.clear()
         concurrency = self.settings.reminders.concurrency
         queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
         low_water = max(4 * concurrency, 16)  # batches waiting before we claim more
@@ -258,6 +263,10 @@ class Dispatcher:
             heartbeat.cancel()
             for task in workers:
                 self._tasks.discard(task)
+            if self.tally:
+                log.info("dispatched in %.1f s: %s", time.monotonic() - started, ", ".join(
+                    f"{count} {status} via {notifier}"
+                    for (notifier, status), count in sorted(self.tally.items())))
         return handled
 
     def _lease_seconds(self) -> float:
@@ -500,9 +509,15 @@ class Dispatcher:
             self.metrics.last = {"notifier": batch.notifier, "status": result.status,
                                  "detail": result.detail, "at": now.isoformat(),
                                  "keys": len(batch.rows)}
-            log.info("%s %d message(s) via %s%s", result.status, len(batch.rows),
-                     batch.notifier,
-                     f": {result.detail}" if result.detail and not result.delivered else "")
+            self.tally[batch.notifier, outcomes[0].state] += len(batch.rows)
+            # A line per message only for failures: a burst of 10,000 sends wrote 10,000
+            # lines (~10 us of CPU each, more than recording the outcome); each dispatch pass
+            # now logs one summary.
+            if result.delivered:
+                log.debug("delivered %d via %s", len(batch.rows), batch.notifier)
+            else:
+                log.info("%s %d via %s: %s", result.status, len(batch.rows), batch.notifier,
+                         result.detail)
 
         writer = self.outcomes.submit(outcomes, stored)
         if writer not in self._tasks:  # run_due and drain wait for it like for the workers

@@ -1,0 +1,51 @@
+"""A dispatch pass logs one summary line; only failures get a line per message."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from notifiers.registry import build
+from tests.receiver import Receiver, Reply
+from timeline.config import parse_settings
+from timeline.dispatch import Dispatcher
+from timeline.loader import LoadedTimeline
+from timeline.store import PlannedDelivery, Store
+from timeline.web.source import TimelineSource
+
+
+async def test_a_pass_logs_a_summary_and_each_failure(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline,
+        caplog: pytest.LogCaptureFixture) -> None:
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/hook", group: false}}
+routes:
+  - {{notify: [hook]}}
+""", "log-config.yaml")
+    now = datetime.now(UTC)
+    store = Store.open("sqlite://")
+    payload = {"kind": "reminder", "occurrence": "2024-05-31", "anchor": "due", "lead": "7d",
+               "all_day": True}
+    store.add_planned([PlannedDelivery(f"diesel-window-1/2024-05-31/{lead}/hook",
+                                       "diesel-window-1", "hook", now, payload)
+                       for lead in ("1d", "7d", "30d")], now=now)
+    receiver.reset(Reply(200), Reply(200), Reply(400, body="bad request"))
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
+                               client)}
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=now)
+
+    with caplog.at_level(logging.INFO, logger="timeline.dispatch"):
+        assert await dispatcher.run_due() == 3
+
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(lines) == 2, lines  # the failure, then the pass
+    assert lines[0].startswith("permanent 1 via hook: HTTP 400")
+    assert lines[1].startswith("dispatched in ")
+    assert lines[1].endswith(": 1 dead via hook, 2 sent via hook")
+    assert sorted(d.state for d in store.deliveries(None, 10)) == ["dead", "sent", "sent"]
+    store.close()
