@@ -395,7 +395,9 @@ def _settle_heap() -> None:
     The loaded timeline, the app and the libraries are alive until the next reload; frozen,
     the collector's older-generation passes stop walking them again and again during a burst
     of sends (measured: 5 points of throughput against the bare httpx loop). Unfrozen
-    first, so that the timeline a reload replaced is collected, not kept."""
+    first, so that the timeline a reload replaced is collected, not kept. The collection
+    holds the loop for ~0.25 s with 100,000 planned reminders, once per load: at start, on
+    a reload and at the hourly re-plan; a collection that would otherwise come anyway."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, or_, select, update
+from sqlalchemy import Select, Update, and_, bindparam, case, or_, select, update
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from timeline.store._base import StoreBase
 from timeline.store._outbox import chunks, to_delivery
@@ -22,7 +23,7 @@ from timeline.store._schema import ACTIVE, SENDING, deliveries, run_at, state_in
 __all__ = ["ClaimsMixin"]
 
 
-def _outcome_statement(**values: Any) -> Any:
+def _outcome_statement(**values: Any) -> Update:
     # Built once with bound parameters: a statement built per call, with its keys as
     # literals, cost more CPU in SQLAlchemy than the update itself did in the database.
     return (update(deliveries)
@@ -40,7 +41,7 @@ _OUTCOME = {
 }
 
 
-def _claim_statement(picked: Select[Any], postgres: bool) -> Any:
+def _claim_statement(picked: Select[Any], postgres: bool) -> ReturningUpdate[Any]:
     """UPDATE the rows `picked` selects (their keys) to claimed, RETURNING them."""
     if postgres:
         # Locked rows are skipped, not waited for, so concurrent claimers each get other
