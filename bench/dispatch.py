@@ -13,7 +13,7 @@ Parts, each measured in its own process so peak memory (ru_maxrss) is its own:
    the store, the wake-up armed): time and peak memory.
 `bare` and `due` alternate for `--rounds` rounds; the ratio reported is the median of the
 rounds' ratios, each bare run against the daemon run right after it, so that the machine's
-drift between runs (seen: ±15 %) falls on both sides of a ratio.
+drift between runs (seen: a quarter within minutes) falls on both sides of a ratio.
 
 With two CPUs or more, the receiver runs on one CPU and every measured part on another
 (`--no-pin` turns this off). Unpinned, the scheduler moved the client onto the receiver's
@@ -191,10 +191,10 @@ routes:
 # ── 2. the daemon, N reminders due at once ────────────────────────────────────────────
 def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
     """N reminders due at once (spread_ms=0), or one every `spread_ms` (normal load)."""
-    from timeline.cli import _logging
+    from timeline.cli import setup_logging
     from timeline.daemon import Daemon
 
-    _logging(verbose=False)  # INFO to stderr, as `timeline run` logs
+    setup_logging(verbose=False)  # INFO to stderr, as `timeline run` logs
     tmp = Path(tempfile.mkdtemp(prefix="bench-due-"))
     # Far enough ahead for load + plan + store of N events before they fall due.
     due = (datetime.now(UTC) + timedelta(seconds=8 + n / 1500)).replace(microsecond=0)
@@ -309,7 +309,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--normal", type=int, default=200,
                         help="reminders at normal load: one due every 100 ms")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="alternating bare/daemon rounds for the throughput ratio")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="let the scheduler place the receiver and the parts")

@@ -183,7 +183,8 @@ def _settings(config_path: Path | None) -> Settings:
     return load_settings(config_path)
 
 
-def _logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
+    """How `timeline run` and `serve` log: INFO (DEBUG with -v) to stderr, for journald."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines would show tokens
@@ -200,7 +201,7 @@ def run(config_path: Path | None, watch: bool, no_server: bool, verbose: bool) -
     """Run the reminder daemon (and the feed server) until SIGTERM/SIGINT."""
     from timeline.daemon import run_daemon
 
-    _logging(verbose)
+    setup_logging(verbose)
     settings = _settings(config_path)
     sys.exit(run_daemon(settings, watch=watch, serve=False if no_server else None))
 
@@ -215,7 +216,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None, verbose:
     """Serve the calendar feed, the timeline page and the JSON API (no reminders)."""
     from timeline.web.server import run_server
 
-    _logging(verbose)
+    setup_logging(verbose)
     settings = _settings(config_path)
     run_server(settings.events, host or settings.server.host, port or settings.server.port,
                settings.lang, base_url=settings.server.base_url)
