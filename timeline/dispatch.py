@@ -200,7 +200,6 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()  # workers and outcome writes under way
         self.stopping = False
         self.outcomes = OutcomeWriter(store, owner)
-        self.feed_url = settings.feed_url
         # Outcomes of the current dispatch pass by (notifier, sent/retrying/dead): one log
         # line a pass.
         self.tally: Counter[tuple[str, str]] = Counter()
@@ -373,7 +372,7 @@ class Dispatcher:
         snapshot = self.source.snapshot()
         loaded = snapshot.loaded
         lang = self._lang(batch.notifier)
-        feed_url = self.feed_url
+        feed_url = self.settings.feed_url
         base_url = self.settings.server.base_url
         today = datetime.now(self.tz).date()
         first = batch.rows[0]
