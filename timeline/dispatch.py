@@ -10,7 +10,6 @@ asked); permanent ones and exhausted retries become dead letters.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 import random
@@ -31,6 +30,8 @@ from timeline.messages import (
     ReminderLine,
     change_message,
     digest_message,
+    keys_digest,
+    message_key,
     missed_message,
     planned_line,
     reminder_message,
@@ -340,7 +341,7 @@ class Dispatcher:
         self.metrics.outcomes["missed"] += len(keys)
         summaries = []
         for notifier, rows in missed.items():
-            digest = hashlib.sha256("\n".join(sorted(r.key for r in rows)).encode()).hexdigest()
+            digest = keys_digest(r.key for r in rows)
             summaries.append(PlannedDelivery(
                 key=f"missed/{digest[:20]}/{notifier}", event_id="", notifier=notifier,
                 due_at=now, payload={"kind": "missed", "keys": [r.key for r in rows]}))
@@ -377,8 +378,7 @@ class Dispatcher:
         today = datetime.now(self.tz).date()
         first = batch.rows[0]
         payload = first.payload or {}
-        key = first.key if len(batch.rows) == 1 else "group-" + hashlib.sha256(
-            "\n".join(sorted(r.key for r in batch.rows)).encode()).hexdigest()[:24]
+        key = message_key([r.key for r in batch.rows])
         if batch.kind == "digest":
             return self._digest(first, loaded, lang)
         if batch.kind == "change":

@@ -7,7 +7,8 @@ carry the same facts for machine receivers (the generic webhook).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,8 +19,8 @@ from timeline.model import Story, Timeline
 from timeline.occurrences import AnyEvent
 from timeline.plan import PlannedReminder
 
-__all__ = ["ReminderLine", "change_message", "digest_message", "missed_message",
-           "planned_line", "reminder_message", "test_message"]
+__all__ = ["ReminderLine", "change_message", "digest_message", "keys_digest", "message_key",
+           "missed_message", "planned_line", "reminder_message", "test_message"]
 
 _WEEKDAYS = {"zh": "一二三四五六日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 _ANCHOR = {
@@ -42,6 +43,18 @@ class ReminderLine:
     lead: str
     due: datetime
     estimated: bool = False
+
+
+def keys_digest(keys: Iterable[str]) -> str:
+    """A stable fingerprint of a set of delivery keys, whatever their order."""
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+
+
+def message_key(keys: Sequence[str]) -> str:
+    """The key a message goes out under (the webhook-id receivers drop repeats by): a lone
+    reminder's own key; for a group, one derived from its members, so a retry of the same
+    group repeats it. The dispatcher and `timeline preview` both name messages by it."""
+    return keys[0] if len(keys) == 1 else "group-" + keys_digest(keys)[:24]
 
 
 def planned_line(item: PlannedReminder, timeline: Timeline) -> ReminderLine:

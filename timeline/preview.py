@@ -20,7 +20,7 @@ from notifiers.base import Message, SendResult
 from notifiers.registry import build
 from timeline.config import Settings
 from timeline.loader import LoadedTimeline
-from timeline.messages import planned_line, reminder_message, test_message
+from timeline.messages import message_key, planned_line, reminder_message, test_message
 from timeline.plan import PlannedReminder, plan_reminders
 
 __all__ = ["PreviewItem", "preview_messages", "send_test"]
@@ -60,8 +60,8 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
             chunk = items[i:i + limit]
             today = minute.astimezone(tz).date()
             lines = [planned_line(p, loaded.timeline) for p in chunk]
-            message = reminder_message(chunk[0].key if len(chunk) == 1 else f"group@{minute}",
-                                       lines, today=today, lang=settings.lang,
+            message = reminder_message(message_key([p.key for p in chunk]), lines,
+                                       today=today, lang=settings.lang,
                                        feed_url=settings.feed_url,
                                        base_url=settings.server.base_url)
             out.append(PreviewItem(notifier, minute, minute.astimezone(tz), message))

@@ -1,0 +1,63 @@
+"""`timeline preview` shows each message as the dispatcher will send it: same grouping,
+same key (the webhook-id a receiver sees)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from textwrap import dedent
+
+import httpx
+
+from notifiers.registry import build
+from tests.receiver import Receiver
+from timeline.config import parse_settings
+from timeline.dispatch import Dispatcher
+from timeline.loader import parse_timeline
+from timeline.preview import preview_messages
+from timeline.reload import apply_timeline
+from timeline.store import Store
+from timeline.web.source import TimelineSource
+
+# Two deadlines on one day with the same lead fall due at the same minute: one message.
+EVENTS = dedent("""
+    stories:
+      - id: s
+        title: 报道
+        source: {newspaper: 报纸}
+        published: 2024-04-10
+    events:
+      - {id: form-a, story: s, kind: deadline, title: 表A截止, source: 原文, due: 2024-06-20,
+         reminders: [7d]}
+      - {id: form-b, story: s, kind: deadline, title: 表B截止, source: 原文, due: 2024-06-20,
+         reminders: [7d]}
+""")
+BEFORE = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+async def test_preview_names_a_group_as_the_dispatcher_sends_it(
+        receiver: Receiver, client: httpx.AsyncClient) -> None:
+    loaded = parse_timeline(EVENTS)
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/hook"}}
+routes:
+  - {{notify: [hook]}}
+""", "preview-config.yaml")
+
+    [shown] = preview_messages(loaded, settings, date(2024, 6, 1), date(2024, 6, 30))
+    assert sorted(item.event for item in shown.message.items) == ["form-a", "form-b"]
+
+    store = Store.open("sqlite://")
+    apply_timeline(store, settings, loaded, BEFORE)
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
+                               client)}
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=BEFORE)
+    assert await dispatcher.run_due() == 2
+
+    assert len(receiver.requests) == 1
+    sent = receiver.last
+    assert sent.headers["webhook-id"] == shown.message.key
+    assert sorted(i["key"] for i in sent.json()["items"]) == \
+        sorted(item.key for item in shown.message.items)
+    store.close()
