@@ -14,6 +14,7 @@ import time
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
+import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from notifiers._http import (
@@ -109,7 +110,9 @@ class DingTalkNotifier(Notifier):
 
     async def send(self, message: Message) -> SendResult:
         url = signed_url(self.settings.base_url, self._token(), self._secret())
-        reply = await post(self.client, url, content=json_bytes(self.payload(message)),
+        # Signed, the URL is new on every request: parsed here, not cached by post().
+        target = httpx.URL(url) if self._secret() else url
+        reply = await post(self.client, target, content=json_bytes(self.payload(message)),
                            timeout=self.settings.timeout)
         if not isinstance(reply, SendResult):
             reply = classify_errcode(reply, field="errcode", retryable=RETRYABLE,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from notifiers import dingtalk, feishu, webhook
+from notifiers import _http, dingtalk, feishu, webhook
 from notifiers.registry import build
 from tests.receiver import Receiver, Reply, sample_message
 from timeline.errors import ConfigError
@@ -137,6 +137,19 @@ async def test_dingtalk_unsigned_has_only_the_token(receiver: Receiver,
                               "base_url": receiver.url}, client)
     assert (await notifier.send(sample_message())).delivered
     assert receiver.last.query == "access_token=a%2Bb%2Fc"
+
+
+async def test_parsed_urls_are_reused_and_signed_ones_not_kept(
+        receiver: Receiver, client: httpx.AsyncClient) -> None:
+    _http._parsed_url.cache_clear()
+    ding = build("ding", {"type": "dingtalk", "access_token": "tok",
+                          "secret": "SECexample0123456789", "base_url": receiver.url}, client)
+    hook = build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"}, client)
+    for _ in range(3):
+        assert (await ding.send(sample_message())).delivered
+        assert (await hook.send(sample_message())).delivered
+    cached = _http._parsed_url.cache_info()
+    assert (cached.currsize, cached.misses, cached.hits) == (1, 1, 2)  # the webhook's URL
 
 
 def test_dingtalk_accepts_the_pasted_webhook_url() -> None:
