@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -41,7 +42,7 @@ from tests.daemon_helpers import (
 from tests.receiver import Reply
 from timeline.config import load_settings
 from timeline.daemon import Daemon, build_notifiers
-from timeline.dispatch import Dispatcher
+from timeline.dispatch import PREPARE_AHEAD, Dispatcher
 from timeline.loader import load_timeline
 from timeline.plan import occurrence_token
 from timeline.reload import apply_timeline
@@ -464,24 +465,27 @@ async def test_a_store_error_while_rearming_does_not_stop_the_worker(
     """The daemon in process (real clock, real store and receiver): the store fails once when
     the worker asks for the next due time after a send; the next reminder still goes out."""
     settings = load_settings(setup())
-    first_due, second_due = at(1.0), at(2.0)
+    # Further apart than the dispatcher prepares ahead: the second is not yet claimed when
+    # the first has gone out and the worker re-arms.
+    first_due = at(1.0)
+    second_due = first_due + PREPARE_AHEAD + timedelta(seconds=1.5)
     write_events(settings.events, [deadline("first", first_due),
                                    deadline("second", second_due)])
     failed: list[bool] = []
     next_due = Store.next_due
 
-    def flaky_next_due(store: Store) -> datetime | None:
+    def flaky_next_due(store: Store, **kwargs: Any) -> datetime | None:
         if receiver.about("first") and not failed:
             failed.append(True)
             raise ConnectionError("the database went away for a moment")
-        return next_due(store)
+        return next_due(store, **kwargs)
 
     monkeypatch.setattr(Store, "next_due", flaky_next_due)
     monkeypatch.setattr(timeline.daemon, "RETRY_AFTER_ERROR", 0.2)
     daemon = Daemon(settings, serve=False)
     running = asyncio.ensure_future(daemon.run())
     try:
-        deadline_at = time.monotonic() + 6
+        deadline_at = time.monotonic() + 9
         while not receiver.about("second") and time.monotonic() < deadline_at:
             assert not running.done(), running
             await asyncio.sleep(0.05)

@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from notifiers.base import Notifier
 from notifiers.registry import build as build_notifier
 from timeline.config import Settings
-from timeline.dispatch import Dispatcher
+from timeline.dispatch import PREPARE_AHEAD, Dispatcher
 from timeline.errors import TimelineError, ValidationFailed
 from timeline.loader import LoadedTimeline, load_timeline
 from timeline.reload import apply_timeline
@@ -146,10 +146,11 @@ class Daemon:
         return released
 
     async def _apply(self, loaded: LoadedTimeline, first_start: bool = False) -> None:
-        summary = await asyncio.to_thread(apply_timeline, self.store, self.settings, loaded,
-                                          datetime.now(UTC))
-        revisions = await asyncio.to_thread(self.store.revisions)
-        self.source.update(loaded, revisions)
+        async with self.dispatcher.replanning():
+            summary = await asyncio.to_thread(apply_timeline, self.store, self.settings,
+                                              loaded, datetime.now(UTC))
+            revisions = await asyncio.to_thread(self.store.revisions)
+            self.source.update(loaded, revisions)
         _settle_heap()
         log.info("%s %s: %d events, %d new reminder(s) planned, %d change notice(s), "
                  "%d cancelled", "loaded" if first_start else "reloaded", loaded.source,
@@ -220,13 +221,13 @@ class Daemon:
         """(Re)schedule the single wake-up at the store's earliest due time."""
         if not hasattr(self, "scheduler") or self.stopped.is_set():
             return
-        due = self.store.next_due()
+        due = self.store.next_due(ahead=PREPARE_AHEAD)
         if due is None:
             with contextlib.suppress(Exception):
                 self.scheduler.remove_job("wake")
             return
         if due <= datetime.now(UTC):
-            self.wake.set()
+            self._wake_up()
             return
         self.scheduler.add_job(self._ring, DateTrigger(run_date=due), id="wake",
                                replace_existing=True, misfire_grace_time=None)
@@ -234,7 +235,11 @@ class Daemon:
     async def _ring(self) -> None:
         # A coroutine, so APScheduler runs it in the loop: it would run a plain function in
         # a worker thread, and asyncio.Event is not thread-safe.
-        self.wake.set()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        self.wake.set()  # the next pass
+        self.dispatcher.poke()  # or the pass under way, if it waits to send what it prepared
 
     async def _rearm(self) -> None:
         self.arm()

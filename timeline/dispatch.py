@@ -10,12 +10,13 @@ asked); permanent ones and exhausted retries become dead letters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -40,7 +41,7 @@ from timeline.plan import plan_reminders
 from timeline.store import Delivery, Outcome, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
-__all__ = ["Dispatcher", "RateLimiter"]
+__all__ = ["PREPARE_AHEAD", "Dispatcher", "RateLimiter"]
 
 log = logging.getLogger("timeline.dispatch")
 # A delivery due this long before the daemon started fell due while it was down.
@@ -54,6 +55,13 @@ GROUP_COMMIT_WINDOW = 0.15
 # How long a claim lasts unless renewed (run_due renews its claims while it sends): how
 # soon another instance takes over the deliveries of one that died mid-send.
 LEASE = timedelta(seconds=30)
+# How long before its due time a delivery is claimed and rendered, so that when it falls due
+# only its send is left: 10,000 reminders due at 09:00 start going out at 09:00, not after
+# being claimed and rendered one batch after another while the first ones are sent.
+PREPARE_AHEAD = timedelta(seconds=2)
+# At most this many deliveries wait prepared for their due time (a rendered message is a
+# few KB); the rest of a bigger burst is claimed and rendered while the first are sent.
+PREPARE_MAX = 20_000
 
 
 class RateLimiter:
@@ -99,6 +107,17 @@ class _Batch:
     late: bool
     kind: str
     number: int = field(default_factory=lambda: next(_BATCH_NUMBERS))
+    # Claimed before its due time (its worker waits for it), rendered then, and from which
+    # loaded timeline (a reload since then means rendering it again).
+    ahead: bool = False
+    withdrawn: bool = False  # given back before its time by a re-plan: not to be sent
+    message: Message | None = None
+    rendered_from: object = None
+
+    @property
+    def send_at(self) -> datetime:
+        """Not before every row in it is due."""
+        return max(row.run_at for row in self.rows)
 
 
 def _close(window: asyncio.Future[None]) -> None:
@@ -199,20 +218,65 @@ class Dispatcher:
         # Claimed and not yet recorded, by batch number: what the heartbeat keeps leased.
         self.in_flight: dict[int, list[Delivery]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # workers and outcome writes under way
-        self.stopping = False
+        self._stopping = False
         self.outcomes = OutcomeWriter(store, owner)
         # Outcomes of the current dispatch pass by (notifier, sent/retrying/dead): one log
         # line a pass.
         self.tally: Counter[tuple[str, str]] = Counter()
+        self._stop = asyncio.Event()  # wakes workers waiting for a prepared batch's time
+        # Set when more may have fallen due (see poke): a pass that waits to send what it
+        # prepared claims again, so a change notice does not wait behind the prepared.
+        self._poked = asyncio.Event()
+        self._prepared: dict[int, _Batch] = {}  # claimed ahead and not started, by number
+        self._replanning = 0  # re-plans under way: claim nothing ahead meanwhile
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self._stopping = value
+        if value:
+            self._stop.set()
+            self._poked.set()
+
+    @contextlib.asynccontextmanager
+    async def replanning(self) -> AsyncIterator[None]:
+        """Around a re-plan (a reload): what waits prepared for its time goes back to the
+        store first, and nothing is claimed ahead until the re-plan is done. A re-plan
+        moves or cancels only waiting rows, not claimed ones, so a prepared reminder of a
+        moved deadline would otherwise go out at the old time, or one of a removed event
+        at all."""
+        self._replanning += 1
+        try:
+            batches = list(self._prepared.values())
+            self._prepared.clear()
+            for batch in batches:
+                batch.withdrawn = True
+                self.in_flight.pop(batch.number, None)
+            if batches:
+                await self._release([row for batch in batches for row in batch.rows])
+            yield
+        finally:
+            self._replanning -= 1
+            self.poke()
+
+    def poke(self) -> None:
+        """Something may be due now (a reload's change notice, the timer): a pass under way
+        looks again instead of only when it ends."""
+        self._poked.set()
 
     # ── the loop body ────────────────────────────────────────────────────────────────
     async def run_due(self, batch_size: int = 200) -> int:
-        """Send everything due now; returns how many deliveries were handled.
+        """Send everything due now, and what falls due within PREPARE_AHEAD at its due time;
+        returns how many deliveries were handled.
 
         `concurrency` workers take batches from a queue that the claim loop refills when
         it runs low, so claiming overlaps sending; outcomes are recorded off the workers'
         path (group commit). One task per batch behind a semaphore measured a third slower
-        than this with thousands due at once (see bench/dispatch.py)."""
+        than this with thousands due at once (see bench/dispatch.py). A batch claimed before
+        its due time is rendered at once, and its worker waits for the time to send it."""
         handled = 0
         started = time.monotonic()
         self.tally.clear()
@@ -220,15 +284,28 @@ class Dispatcher:
         queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
         low_water = max(4 * concurrency, 16)  # batches waiting before we claim more
         room = asyncio.Event()
+        waiting = 0  # deliveries claimed ahead of their time and not yet started
+        given_back: list[Delivery] = []  # not started before a stop: released at the end
 
         async def worker() -> None:
+            nonlocal waiting
             while (batch := await queue.get()) is not None:
                 if queue.qsize() <= low_water:
                     room.set()
+                if batch.ahead:
+                    if not batch.withdrawn:
+                        await self._wait_until(batch.send_at)
+                    waiting -= len(batch.rows)
+                    if not waiting:
+                        self._poked.set()  # the claim loop may end the pass
+                    if batch.withdrawn:  # a re-plan took it back meanwhile
+                        continue
+                    del self._prepared[batch.number]
                 if self.stopping:
-                    # Not started, so not sent after SIGTERM: give it back.
-                    await self._release(batch.rows)
+                    # Not started, so not sent after SIGTERM: give it back (all together
+                    # at the end: a burst prepared ahead may be thousands of batches).
                     self.in_flight.pop(batch.number, None)
+                    given_back.extend(batch.rows)
                     continue
                 result = await self._attempt(batch)
                 self._finish(batch, result)
@@ -236,29 +313,46 @@ class Dispatcher:
         workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
         self._tasks.update(workers)
         heartbeat = asyncio.ensure_future(self._heartbeat())
+        ahead = False  # the last claim reached past now: keep preparing (up to the cap)
         try:
             while not self.stopping:
-                if queue.qsize() > low_water:
+                if queue.qsize() > low_water and (not ahead or waiting >= PREPARE_MAX):
                     room.clear()
                     await room.wait()
                     continue
                 now = datetime.now(UTC)
-                rows = await asyncio.to_thread(self.store.claim_due, now, self.owner,
-                                               batch_size, self._lease_seconds())
+                self._poked.clear()  # before claiming: a poke from now on claims again
+                horizon = now if self._replanning else now + PREPARE_AHEAD
+                rows = await asyncio.to_thread(
+                    partial(self.store.claim_due, now, self.owner, batch_size,
+                            self._lease_seconds(), horizon=horizon))
                 if not rows:
-                    break
+                    if not waiting:
+                        break
+                    # Batches wait prepared for their time: until they have all started,
+                    # claim again whenever something may have fallen due meanwhile.
+                    await self._poked.wait()
+                    continue
                 if self.stopping:  # SIGTERM came while claiming: give them back, send nothing
                     await self._release(rows)
                     break
                 handled += len(rows)
+                ahead = rows[-1].run_at > now
                 for batch in await self._triage(rows, now):
                     self.in_flight[batch.number] = batch.rows
+                    if batch.send_at > now:
+                        batch.ahead = True
+                        self._prepared[batch.number] = batch
+                        self._prepare(batch)
+                        waiting += len(batch.rows)
                     queue.put_nowait(batch)
             for _ in workers:
                 queue.put_nowait(None)
             await asyncio.gather(*workers, return_exceptions=True)
             self.outcomes.flush()  # every send is done: record them without waiting
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if given_back:
+                await self._release(given_back)
         finally:
             heartbeat.cancel()
             for task in workers:
@@ -291,8 +385,24 @@ class Dispatcher:
                 log.warning("could not renew %d claim(s)", len(keys), exc_info=True)
 
     async def _release(self, rows: Sequence[Delivery]) -> None:
-        for row in rows:
-            await asyncio.to_thread(self.store.release, row.key, self.owner)
+        await asyncio.to_thread(self.store.release_many, [row.key for row in rows], self.owner)
+
+    async def _wait_until(self, when: datetime) -> None:
+        """Sleep until `when`, or until the dispatcher is told to stop."""
+        # Again after waking: the loop's timer may fire a little early, and a reminder
+        # must never go out before its time.
+        while not self.stopping and (delay := (when - datetime.now(UTC)).total_seconds()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    def _prepare(self, batch: _Batch) -> None:
+        """Render a batch ahead of its time. A failure is left to the send, which renders
+        again and reports it."""
+        try:
+            batch.rendered_from = self.source.snapshot()
+            batch.message = self.render(batch)
+        except Exception:
+            batch.message = None
 
     async def _triage(self, rows: list[Delivery], now: datetime) -> list[_Batch]:
         """Split claimed rows into send batches; record as missed what is no longer useful."""
@@ -375,7 +485,8 @@ class Dispatcher:
         lang = self._lang(batch.notifier)
         feed_url = self.settings.feed_url
         base_url = self.settings.server.base_url
-        today = datetime.now(self.tz).date()
+        # The day it goes out, which for a batch rendered ahead may be tomorrow.
+        today = max(datetime.now(UTC), batch.send_at).astimezone(self.tz).date()
         first = batch.rows[0]
         payload = first.payload or {}
         key = message_key([r.key for r in batch.rows])
@@ -445,7 +556,9 @@ class Dispatcher:
         if notifier is None:
             return SendResult.fail(f"notifier {batch.notifier!r} is not configured any more")
         try:
-            message = self.render(batch)
+            message = batch.message
+            if message is None or batch.rendered_from is not self.source.snapshot():
+                message = self.render(batch)  # not rendered ahead, or reloaded since
         except Exception as exc:  # a rendering bug must not stall the outbox
             log.exception("cannot render %s", keys)
             return SendResult.fail(f"render failed: {exc}")

@@ -63,7 +63,7 @@ def _claim_statement(picked: Select[Any], postgres: bool) -> ReturningUpdate[Any
 _STALE = (select(deliveries.c.key)
           .where(SENDING, deliveries.c.lease_until <= bindparam("b_now"))
           .order_by(deliveries.c.lease_until, deliveries.c.key).limit(bindparam("b_limit")))
-_READY = (select(deliveries.c.key).where(ACTIVE, run_at <= bindparam("b_now"))
+_READY = (select(deliveries.c.key).where(ACTIVE, run_at <= bindparam("b_horizon"))
           .order_by(run_at, deliveries.c.key).limit(bindparam("b_limit")))
 # Built once per backend: building them on every claim cost more CPU in SQLAlchemy than a
 # claimed row costs in the database.
@@ -73,15 +73,17 @@ _CLAIMS = {postgres: (_claim_statement(_STALE, postgres), _claim_statement(_READ
 
 class ClaimsMixin(StoreBase):
     def claim_due(self, now: datetime, owner: str, limit: int = 100,
-                  lease: float = 60.0) -> list[Delivery]:
-        """Claim up to `limit` deliveries that are due (and those whose sender's lease ran
-        out: it crashed), earliest first. Each comes back `sending`, leased to `owner` until
-        now + `lease` seconds, its attempt counted. No two claimers ever get the same row."""
+                  lease: float = 60.0, *, horizon: datetime | None = None) -> list[Delivery]:
+        """Claim up to `limit` deliveries that are due by `horizon` (default: now; a later
+        one lets the caller prepare what falls due shortly), and those whose sender's lease
+        ran out by now (it crashed), earliest first. Each comes back `sending`, leased to
+        `owner` until now + `lease` seconds, its attempt counted. No two claimers ever get
+        the same row."""
         now = utc(now)
         if limit <= 0:
             return []
         params = {"b_now": now, "b_owner": owner, "b_until": now + timedelta(seconds=lease),
-                  "b_limit": limit}
+                  "b_limit": limit, "b_horizon": utc(horizon) if horizon else now}
         stale, ready = _CLAIMS[self._postgres]
         with self._write() as conn:
             claimed = [to_delivery(row) for row in conn.execute(stale, params)]
@@ -163,6 +165,21 @@ class ClaimsMixin(StoreBase):
                                          "attempts": deliveries.c.attempts - 1,
                                          "lease_owner": None, "lease_until": None,
                                          "updated_at": now})
+
+    def release_many(self, keys: Iterable[str], owner: str, *,
+                     now: datetime | None = None) -> int:
+        """`release` for many claims in one transaction; returns how many `owner` held."""
+        now = utc(now or datetime.now(UTC))
+        released = 0
+        with self._write() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                stmt = (update(deliveries)
+                        .where(deliveries.c.key.in_(chunk), SENDING,
+                               deliveries.c.lease_owner == owner)
+                        .values(state="pending", attempts=deliveries.c.attempts - 1,
+                                lease_owner=None, lease_until=None, updated_at=now))
+                released += conn.execute(stmt).rowcount
+        return released
 
     def mark_missed(self, keys: Iterable[str], now: datetime, *, owner: str | None = None
                     ) -> int:

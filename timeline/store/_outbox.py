@@ -4,7 +4,7 @@ are cancelled; and the read-only questions the CLI and the daemon ask."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -238,14 +238,18 @@ class OutboxMixin(StoreBase):
             out.update({state: count for state, count in conn.execute(query)})
         return out
 
-    def next_due(self) -> datetime | None:
-        """The earliest time claim_due would find work: the first waiting (pending/retrying)
-        delivery's due time, or a claim's lease running out (its owner may have crashed, and
-        another instance should wake then to take the delivery over)."""
+    def next_due(self, ahead: timedelta = timedelta(0)) -> datetime | None:
+        """The earliest time claim_due would find work: `ahead` before the first waiting
+        (pending/retrying) delivery's due time (for a claimer that prepares that far ahead),
+        or a claim's lease running out (its owner may have crashed, and another instance
+        should wake then to take the delivery over; never earlier: a lease is not taken
+        over before it runs out)."""
         with self._read() as conn:
             due = conn.execute(select(func.min(run_at)).where(ACTIVE)).scalar()
             lease = conn.execute(
                 select(func.min(deliveries.c.lease_until)).where(SENDING)).scalar()
+        if due is not None:
+            due -= ahead
         return min((t for t in (due, lease) if t is not None), default=None)
 
     def keys(self, states: Iterable[str]) -> set[str]:
