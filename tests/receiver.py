@@ -58,6 +58,7 @@ class Recorded:
     query: str  # raw, still percent-encoded: what the client really sent
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.time)  # when it arrived (Unix seconds)
 
     def json(self) -> Any:
         return json.loads(self.body)

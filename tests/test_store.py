@@ -286,6 +286,42 @@ def test_claim_takes_due_deliveries_earliest_first_up_to_the_limit(store: Store)
     assert store.claim_due(T0, "me", limit=0) == []
 
 
+def test_a_claim_with_a_horizon_takes_what_falls_due_by_then_leased_from_now(
+        store: Store) -> None:
+    store.add_planned([planned(f"k{i}", T0 + i * timedelta(seconds=1)) for i in range(5)],
+                      now=T0)
+    got = store.claim_due(T0, "me", lease=30, horizon=T0 + timedelta(seconds=2))
+    assert [d.key for d in got] == ["k0", "k1", "k2"]
+    assert {d.lease_until for d in got} == {T0 + timedelta(seconds=30)}
+    # A lease is taken over when it has run out by now, never by the horizon.
+    store.add_planned([planned("stale", T0 - MIN)], now=T0 - MIN)
+    store.claim_due(T0 - MIN, "crashed", lease=60)
+    got = store.claim_due(T0 - timedelta(seconds=1), "me", lease=30, horizon=T0 + MIN)
+    assert [d.key for d in got] == ["k3", "k4"]
+    assert store.get("stale").lease_owner == "crashed"  # type: ignore[union-attr]
+
+
+def test_next_due_ahead_moves_waiting_deliveries_not_leases(store: Store) -> None:
+    ahead = timedelta(seconds=2)
+    store.add_planned([planned("k", T0 + MIN)], now=T0)
+    assert store.next_due(ahead=ahead) == T0 + MIN - ahead
+    store.add_planned([planned("held", T0)], now=T0)
+    store.claim_due(T0, "me", lease=30)
+    # The claim's lease runs out at T0 + 30 s, before the waiting one's T0 + 58 s.
+    assert store.next_due(ahead=ahead) == T0 + timedelta(seconds=30)
+    assert store.next_due(ahead=timedelta(seconds=45)) == T0 + timedelta(seconds=15)
+
+
+def test_release_many_gives_back_only_the_owners_claims(store: Store) -> None:
+    store.add_planned([planned(f"k{i}", T0) for i in range(4)], now=T0)
+    store.claim_due(T0, "me", limit=3)
+    store.claim_due(T0, "other")
+    assert store.release_many(["k0", "k1", "k3", "unknown"], "me", now=T0) == 2
+    states = {d.key: (d.state, d.attempts, d.lease_owner) for d in store.deliveries()}
+    assert states == {"k0": ("pending", 0, None), "k1": ("pending", 0, None),
+                      "k2": ("sending", 1, "me"), "k3": ("sending", 1, "other")}
+
+
 def test_two_threads_never_claim_the_same_key(store: Store) -> None:
     store.add_planned(many(500), now=T0)
     results: list[list[str]] = [[] for _ in range(4)]

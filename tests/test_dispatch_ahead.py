@@ -1,0 +1,154 @@
+"""Deliveries that fall due within PREPARE_AHEAD are claimed and rendered at once and sent at
+their time: never before it, taken back by a re-plan, released by a stop, and not in the way
+of what falls due meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from notifiers.registry import build
+from tests.receiver import Receiver
+from timeline.config import parse_settings
+from timeline.dispatch import PREPARE_AHEAD, Dispatcher, _Batch
+from timeline.loader import LoadedTimeline
+from timeline.store import PlannedDelivery, Store
+from timeline.web.source import TimelineSource
+
+EVENT = "diesel-window-1"
+PAYLOAD = {"kind": "reminder", "occurrence": "2024-05-31", "anchor": "due", "lead": "7d",
+           "all_day": True}
+
+
+def _dispatcher(receiver: Receiver, client: httpx.AsyncClient,
+                loaded: LoadedTimeline) -> tuple[Dispatcher, Store]:
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/hook", group: false}}
+routes:
+  - {{notify: [hook]}}
+""", "ahead-config.yaml")
+    store = Store.open("sqlite://")
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
+                               client)}
+    return Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test"), store
+
+
+def _plan(store: Store, lead: str, due: datetime) -> str:
+    key = f"{EVENT}/2024-05-31/{lead}/hook"
+    store.add_planned([PlannedDelivery(key, EVENT, "hook", due, {**PAYLOAD, "lead": lead})],
+                      now=datetime.now(UTC))
+    return key
+
+
+def _state(store: Store, key: str) -> tuple[str, int]:
+    row = store.get(key)
+    assert row is not None
+    return row.state, row.attempts
+
+
+async def _until(check: Callable[[], bool], limit: float = 2.0) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_reminder_due_shortly_is_prepared_at_once_and_sent_at_its_time(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    due = datetime.now(UTC) + PREPARE_AHEAD * 0.6
+    key = _plan(store, "7d", due)
+
+    run = asyncio.ensure_future(dispatcher.run_due())
+    await _until(lambda: _state(store, key)[0] == "sending")
+    assert time.time() < due.timestamp() - 0.3  # claimed well before its time
+    assert receiver.requests == []
+    assert await run == 1
+    [hit] = receiver.requests
+    assert 0 <= hit.at - due.timestamp() < 0.3
+    assert hit.headers["webhook-id"] == key
+    assert _state(store, key) == ("sent", 1)
+    store.close()
+
+
+async def test_a_replan_takes_a_prepared_reminder_back_and_it_goes_out_at_the_new_time(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    due = datetime.now(UTC) + PREPARE_AHEAD * 0.5
+    moved = due + timedelta(seconds=0.6)
+    key = _plan(store, "7d", due)
+
+    run = asyncio.ensure_future(dispatcher.run_due())
+    await _until(lambda: _state(store, key)[0] == "sending")
+    async with dispatcher.replanning():
+        # Back in the store, waiting, its attempt not counted: a re-plan can move it.
+        assert _state(store, key) == ("pending", 0)
+        _plan(store, "7d", moved)
+    await asyncio.wait_for(run, 5)
+    [hit] = receiver.requests  # once, and not at the old time
+    assert 0 <= hit.at - moved.timestamp() < 0.3
+    assert _state(store, key) == ("sent", 1)
+    store.close()
+
+
+async def test_a_stop_releases_what_waits_prepared_without_waiting_for_its_time(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    due = datetime.now(UTC) + PREPARE_AHEAD * 0.8
+    keys = [_plan(store, lead, due) for lead in ("1d", "7d", "30d")]
+
+    run = asyncio.ensure_future(dispatcher.run_due())
+    await _until(lambda: all(_state(store, k)[0] == "sending" for k in keys))
+    dispatcher.stopping = True
+    await asyncio.wait_for(run, 0.5)
+    assert time.time() < due.timestamp()
+    assert receiver.requests == []
+    assert [_state(store, k) for k in keys] == [("pending", 0)] * 3
+    store.close()
+
+
+async def test_what_falls_due_while_a_pass_waits_goes_out_when_poked(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    later = datetime.now(UTC) + PREPARE_AHEAD * 0.8
+    prepared = _plan(store, "7d", later)
+
+    run = asyncio.ensure_future(dispatcher.run_due())
+    await _until(lambda: _state(store, prepared)[0] == "sending")
+    urgent = _plan(store, "1d", datetime.now(UTC))  # a change notice would come like this
+    poked = time.time()
+    dispatcher.poke()
+    await _until(lambda: len(receiver.requests) == 1)
+    assert receiver.requests[0].headers["webhook-id"] == urgent
+    assert receiver.requests[0].at - poked < 0.3
+    assert await run == 2
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [urgent, prepared]
+    store.close()
+
+
+async def test_a_message_rendered_ahead_counts_days_from_the_day_it_goes_out(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    tomorrow = datetime.now(shanghai).date() + timedelta(days=1)
+    # Rendered now, sent just after the coming local midnight: "1 day left" for an event
+    # the day after tomorrow, as it will be read, not "2 days left" as of today.
+    sent_at = datetime.combine(tomorrow, clock(0, 0, 1), tzinfo=shanghai)
+    occurrence = tomorrow + timedelta(days=1)
+    store.add_planned([PlannedDelivery(
+        f"{EVENT}/{occurrence}/1d/hook", EVENT, "hook", sent_at,
+        {**PAYLOAD, "occurrence": occurrence.isoformat(), "lead": "1d"})],
+        now=datetime.now(UTC))
+    [row] = store.claim_due(datetime.now(UTC), "test", horizon=sent_at)
+    message = dispatcher.render(_Batch("hook", [row], late=False, kind="reminder"))
+    assert message is not None
+    assert [item.days_left for item in message.items] == [1]
+    assert "还有1天" in message.text
+    store.close()
