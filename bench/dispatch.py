@@ -8,7 +8,9 @@ Parts, each measured in its own process so peak memory (ru_maxrss) is its own:
    receiver, at the same concurrency: the reference throughput.
 2. `due`: the daemon (store on SQLite, a webhook notifier, one request per reminder) with N
    reminders due at the same moment: deliveries/s, delay from due time to receipt (median,
-   p99), peak memory.
+   p99), peak memory. The daemon claims and renders what falls due within PREPARE_AHEAD
+   (2 s) before its time, as the bare loop has its bodies ready before it starts; its CPU
+   is reported both from the due time and from just before that preparation.
 3. `startup`: the daemon starting with M future reminders (events loaded, synced, planned into
    the store, the wake-up armed): time and peak memory.
 `bare` and `due` alternate for `--rounds` rounds; the ratio reported is the median of the
@@ -193,6 +195,7 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
     """N reminders due at once (spread_ms=0), or one every `spread_ms` (normal load)."""
     from timeline.cli import setup_logging
     from timeline.daemon import Daemon
+    from timeline.dispatch import PREPARE_AHEAD
 
     setup_logging(verbose=False)  # INFO to stderr, as `timeline run` logs
     tmp = Path(tempfile.mkdtemp(prefix="bench-due-"))
@@ -210,6 +213,12 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
 
     async def go() -> float:
         task = asyncio.ensure_future(daemon.run())
+        # The daemon claims and renders what falls due within PREPARE_AHEAD before its time
+        # (as the bare loop has its bodies ready before it starts): CPU is counted from just
+        # before that as well as from the due time.
+        before = due - PREPARE_AHEAD - timedelta(seconds=0.25)
+        await asyncio.sleep(max(0.0, before.timestamp() - time.time()))
+        cpu.append(cpu_seconds())
         await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
         cpu.append(cpu_seconds())
         done_at = await asyncio.to_thread(_wait_count, port, n, 600)
@@ -230,7 +239,8 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
             "send_span_per_second": n / max(last - first, 1e-9),
             "delay_median": statistics.median(delays),
             "delay_p99": delays[min(len(delays) - 1, int(0.99 * len(delays)))],
-            "first_delay": delays[0], "cpu_ms": (cpu[1] - cpu[0]) * 1000 / n,
+            "first_delay": delays[0], "cpu_ms": (cpu[2] - cpu[1]) * 1000 / n,
+            "cpu_ms_with_prepare": (cpu[2] - cpu[0]) * 1000 / n,
             "peak_mb": _peak_mb()}
 
 
@@ -348,8 +358,8 @@ def main() -> None:
     print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}; {pinned}")
     for i, (b, d) in enumerate(rounds, 1):
         print(f"round {i}: bare {b['per_second']:.0f}/s ({b['cpu_ms']:.2f} ms CPU/request), "
-              f"daemon {d['per_second']:.0f}/s ({d['cpu_ms']:.2f} ms CPU/delivery) = "
-              f"{ratios[i - 1]:.0%}")
+              f"daemon {d['per_second']:.0f}/s ({d['cpu_ms']:.2f} ms CPU/delivery from due, "
+              f"{d['cpu_ms_with_prepare']:.2f} with preparing ahead) = {ratios[i - 1]:.0%}")
     print(f"bare httpx loop : {bare['requests']} requests ({bare['body_bytes']:.0f}-byte bodies, "
           f"as the daemon sends) in {bare['seconds']:.2f} s = {bare['per_second']:.0f}/s, "
           f"CPU {bare['cpu_ms']:.2f} ms/request, peak {bare['peak_mb']:.0f} MB")
@@ -357,7 +367,8 @@ def main() -> None:
           f"{due['per_second']:.0f}/s; median of {len(ratios)} rounds {median:.0%} of bare "
           f"(range {min(ratios):.0%}-{max(ratios):.0%}); delay due→receipt median "
           f"{due['delay_median']:.3f} s, p99 {due['delay_p99']:.3f} s, first "
-          f"{due['first_delay']:.3f} s; CPU {due['cpu_ms']:.2f} ms/delivery; "
+          f"{due['first_delay']:.3f} s; CPU {due['cpu_ms']:.2f} ms/delivery from due, "
+          f"{due['cpu_ms_with_prepare']:.2f} with preparing ahead; "
           f"peak {due['peak_mb']:.0f} MB")
     print(f"normal load     : {normal['reminders']} reminders, one due every 100 ms: delay "
           f"due→receipt median {normal['delay_median'] * 1000:.0f} ms, p99 "
