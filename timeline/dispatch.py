@@ -107,12 +107,11 @@ class _Batch:
     late: bool
     kind: str
     number: int = field(default_factory=lambda: next(_BATCH_NUMBERS))
-    # Claimed before its due time (its worker waits for it), rendered then, and from which
-    # loaded timeline (a reload since then means rendering it again).
-    ahead: bool = False
-    withdrawn: bool = False  # given back before its time by a re-plan: not to be sent
+    # Claimed before its due time, rendered then (and from which loaded timeline: a reload
+    # since then means rendering it again), queued for the workers by a timer at its time.
     message: Message | None = None
     rendered_from: object = None
+    timer: asyncio.TimerHandle | None = None
 
     @property
     def send_at(self) -> datetime:
@@ -223,11 +222,13 @@ class Dispatcher:
         # Outcomes of the current dispatch pass by (notifier, sent/retrying/dead): one log
         # line a pass.
         self.tally: Counter[tuple[str, str]] = Counter()
-        self._stop = asyncio.Event()  # wakes workers waiting for a prepared batch's time
-        # Set when more may have fallen due (see poke): a pass that waits to send what it
-        # prepared claims again, so a change notice does not wait behind the prepared.
-        self._poked = asyncio.Event()
-        self._prepared: dict[int, _Batch] = {}  # claimed ahead and not started, by number
+        # "Look again", for the claim loop of a pass under way: something may have fallen
+        # due (see poke), the workers want more, a prepared batch was queued, or a stop.
+        self._wake = asyncio.Event()
+        # Claimed and rendered ahead of their time, not yet queued, by number; and how many
+        # deliveries they hold.
+        self._prepared: dict[int, _Batch] = {}
+        self._waiting = 0
         self._replanning = 0  # re-plans under way: claim nothing ahead meanwhile
 
     @property
@@ -238,8 +239,7 @@ class Dispatcher:
     def stopping(self, value: bool) -> None:
         self._stopping = value
         if value:
-            self._stop.set()
-            self._poked.set()
+            self._wake.set()
 
     @contextlib.asynccontextmanager
     async def replanning(self) -> AsyncIterator[None]:
@@ -250,11 +250,7 @@ class Dispatcher:
         at all."""
         self._replanning += 1
         try:
-            batches = list(self._prepared.values())
-            self._prepared.clear()
-            for batch in batches:
-                batch.withdrawn = True
-                self.in_flight.pop(batch.number, None)
+            batches = self._unprepare()
             if batches:
                 await self._release([row for batch in batches for row in batch.rows])
             yield
@@ -262,10 +258,22 @@ class Dispatcher:
             self._replanning -= 1
             self.poke()
 
+    def _unprepare(self) -> list[_Batch]:
+        """Take every prepared batch off its timer and out of the claims held."""
+        batches = list(self._prepared.values())
+        self._prepared.clear()
+        self._waiting = 0
+        for batch in batches:
+            if batch.timer is not None:
+                batch.timer.cancel()
+            self.in_flight.pop(batch.number, None)
+        self._wake.set()
+        return batches
+
     def poke(self) -> None:
         """Something may be due now (a reload's change notice, the timer): a pass under way
         looks again instead of only when it ends."""
-        self._poked.set()
+        self._wake.set()
 
     # ── the loop body ────────────────────────────────────────────────────────────────
     async def run_due(self, batch_size: int = 200) -> int:
@@ -276,31 +284,35 @@ class Dispatcher:
         it runs low, so claiming overlaps sending; outcomes are recorded off the workers'
         path (group commit). One task per batch behind a semaphore measured a third slower
         than this with thousands due at once (see bench/dispatch.py). A batch claimed before
-        its due time is rendered at once, and its worker waits for the time to send it."""
+        its due time is rendered at once and queued by a timer at that time, so what falls
+        due meanwhile (a change notice) does not wait behind it."""
         handled = 0
         started = time.monotonic()
         self.tally.clear()
         concurrency = self.settings.reminders.concurrency
         queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
         low_water = max(4 * concurrency, 16)  # batches waiting before we claim more
-        room = asyncio.Event()
-        waiting = 0  # deliveries claimed ahead of their time and not yet started
         given_back: list[Delivery] = []  # not started before a stop: released at the end
+        loop = asyncio.get_running_loop()
+        wake = self._wake
+
+        def at_its_time(batch: _Batch) -> None:
+            """Timer callback: a prepared batch joins the queue when it falls due."""
+            if self._prepared.get(batch.number) is not batch:
+                return  # taken back meanwhile
+            delay = (batch.send_at - datetime.now(UTC)).total_seconds()
+            if delay > 0:  # the loop's timer may fire a little early; never send early
+                batch.timer = loop.call_later(delay, at_its_time, batch)
+                return
+            del self._prepared[batch.number]
+            self._waiting -= len(batch.rows)
+            queue.put_nowait(batch)
+            wake.set()
 
         async def worker() -> None:
-            nonlocal waiting
             while (batch := await queue.get()) is not None:
                 if queue.qsize() <= low_water:
-                    room.set()
-                if batch.ahead:
-                    if not batch.withdrawn:
-                        await self._wait_until(batch.send_at)
-                    waiting -= len(batch.rows)
-                    if not waiting:
-                        self._poked.set()  # the claim loop may end the pass
-                    if batch.withdrawn:  # a re-plan took it back meanwhile
-                        continue
-                    del self._prepared[batch.number]
+                    wake.set()
                 if self.stopping:
                     # Not started, so not sent after SIGTERM: give it back (all together
                     # at the end: a burst prepared ahead may be thousands of batches).
@@ -313,39 +325,42 @@ class Dispatcher:
         workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
         self._tasks.update(workers)
         heartbeat = asyncio.ensure_future(self._heartbeat())
-        ahead = False  # the last claim reached past now: keep preparing (up to the cap)
         try:
             while not self.stopping:
-                if queue.qsize() > low_water and (not ahead or waiting >= PREPARE_MAX):
-                    room.clear()
-                    await room.wait()
+                if queue.qsize() > low_water or self._waiting >= PREPARE_MAX:
+                    # Enough queued for the workers, or prepared ahead: wait for room.
+                    await wake.wait()
+                    wake.clear()
                     continue
                 now = datetime.now(UTC)
-                self._poked.clear()  # before claiming: a poke from now on claims again
+                wake.clear()  # before claiming: whatever happens from now on claims again
                 horizon = now if self._replanning else now + PREPARE_AHEAD
                 rows = await asyncio.to_thread(
                     partial(self.store.claim_due, now, self.owner, batch_size,
                             self._lease_seconds(), horizon=horizon))
                 if not rows:
-                    if not waiting:
+                    if not self._waiting:
                         break
-                    # Batches wait prepared for their time: until they have all started,
+                    # Batches wait prepared for their time: until they are all queued,
                     # claim again whenever something may have fallen due meanwhile.
-                    await self._poked.wait()
+                    await wake.wait()
                     continue
                 if self.stopping:  # SIGTERM came while claiming: give them back, send nothing
                     await self._release(rows)
                     break
                 handled += len(rows)
-                ahead = rows[-1].run_at > now
                 for batch in await self._triage(rows, now):
                     self.in_flight[batch.number] = batch.rows
                     if batch.send_at > now:
-                        batch.ahead = True
-                        self._prepared[batch.number] = batch
                         self._prepare(batch)
-                        waiting += len(batch.rows)
-                    queue.put_nowait(batch)
+                        self._prepared[batch.number] = batch
+                        self._waiting += len(batch.rows)
+                        batch.timer = loop.call_later(
+                            (batch.send_at - now).total_seconds(), at_its_time, batch)
+                    else:
+                        queue.put_nowait(batch)
+            if self.stopping:
+                given_back.extend(row for batch in self._unprepare() for row in batch.rows)
             for _ in workers:
                 queue.put_nowait(None)
             await asyncio.gather(*workers, return_exceptions=True)
@@ -386,14 +401,6 @@ class Dispatcher:
 
     async def _release(self, rows: Sequence[Delivery]) -> None:
         await asyncio.to_thread(self.store.release_many, [row.key for row in rows], self.owner)
-
-    async def _wait_until(self, when: datetime) -> None:
-        """Sleep until `when`, or until the dispatcher is told to stop."""
-        # Again after waking: the loop's timer may fire a little early, and a reminder
-        # must never go out before its time.
-        while not self.stopping and (delay := (when - datetime.now(UTC)).total_seconds()) > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
 
     def _prepare(self, batch: _Batch) -> None:
         """Render a batch ahead of its time. A failure is left to the send, which renders
