@@ -1,8 +1,9 @@
 """`timeline run`: the long-running process.
 
 Start-up: load and validate the events, sync them to the store, plan reminders into the
-outbox, then let APScheduler wake the dispatcher at the earliest due time. APScheduler is
-only the timer: one `wake` job re-armed at the store's next due time (plus an hourly re-plan
+outbox, then let APScheduler wake the dispatcher PREPARE_AHEAD (2 s) before the earliest due
+time, so that it sends on time what it claimed and rendered ahead. APScheduler is only the
+timer: one `wake` job re-armed at the store's next due time (plus an hourly re-plan
 and, with --watch, a file poll), so 100,000 future reminders cost rows, not jobs, and a
 restart rebuilds everything from the store and the file.
 
@@ -218,7 +219,8 @@ class Daemon:
 
     # ── the timer ───────────────────────────────────────────────────────────────────
     def arm(self) -> None:
-        """(Re)schedule the single wake-up at the store's earliest due time."""
+        """(Re)schedule the single wake-up, PREPARE_AHEAD before the store's earliest due
+        time (or when a lease runs out)."""
         if not hasattr(self, "scheduler") or self.stopped.is_set():
             return
         due = self.store.next_due(ahead=PREPARE_AHEAD)
