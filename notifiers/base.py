@@ -51,6 +51,8 @@ class Message:
     links: tuple[tuple[str, str], ...] = ()  # (label, url)
     ics: bytes | None = None  # the event(s) as iCalendar, for notifiers that attach files
     late: bool = False  # sent after its due time (the daemon was down)
+    # What a notifier worked out ahead of the send (see Notifier.prepare), by its type_name.
+    prepared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class Notifier(ABC):
     @abstractmethod
     async def send(self, message: Message) -> SendResult:
         """Deliver one message; classify the outcome instead of raising."""
+
+    def prepare(self, message: Message) -> None:
+        """Do ahead of the send what does not depend on the moment of sending (encode the
+        body, say), keeping it in `message.prepared[type_name]`. The dispatcher calls this
+        for messages it renders before their due time; `send` must also work without it.
+        The default does nothing."""
+        return None
 
     def describe(self) -> str:
         """A one-line description for `timeline notifiers`, with no secret in it."""

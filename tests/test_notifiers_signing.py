@@ -56,6 +56,22 @@ async def test_webhook_request_verifies_with_standardwebhooks(receiver: Receiver
     assert "设备" in request.body.decode()  # UTF-8, not \u escapes
 
 
+async def test_a_webhook_body_prepared_ahead_is_the_one_sent_and_signed(
+        receiver: Receiver, client: httpx.AsyncClient) -> None:
+    notifier = build("hook", {"type": "webhook", "url": f"{receiver.url}/in", "secret": WHSEC},
+                     client)
+    message = sample_message()
+    notifier.prepare(message)
+    prepared = message.prepared["webhook"]
+    assert prepared == _http.json_bytes(webhook.payload(message))
+    assert (await notifier.send(message)).delivered
+    assert receiver.last.body == prepared
+    Webhook(WHSEC).verify(receiver.last.body, receiver.last.headers)  # raises if forged
+    # Without preparing, the same bytes: preparing only moves the work earlier.
+    assert (await notifier.send(sample_message())).delivered
+    assert receiver.last.body == prepared
+
+
 async def test_webhook_tampered_body_fails_verification(receiver: Receiver,
                                                         client: httpx.AsyncClient) -> None:
     notifier = build("hook", {"type": "webhook", "url": receiver.url, "secret": WHSEC}, client)

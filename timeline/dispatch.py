@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import random
@@ -62,6 +63,8 @@ PREPARE_AHEAD = timedelta(seconds=2)
 # At most this many deliveries wait prepared for their due time (a rendered message is a
 # few KB); the rest of a bigger burst is claimed and rendered while the first are sent.
 PREPARE_MAX = 20_000
+# With this many prepared, they are moved out of the collector's sight (see _freeze_young).
+FREEZE_PREPARED = 1_000
 
 
 class RateLimiter:
@@ -199,6 +202,18 @@ class OutcomeWriter:
                     callback(failure)
                 except Exception:  # one bad callback must not strand the others
                     log.exception("outcome callback failed")
+
+
+def _freeze_young() -> None:
+    """Move every object tracked now, the prepared batches among them, to the collector's
+    permanent generation (O(1)).
+
+    Thousands of prepared messages are promoted to the oldest generation while they wait,
+    and its full collections then walked them again and again during the burst that sends
+    them: 3 collections, 22 us of CPU per delivery with 10,000 due at once. They are not
+    cyclic, so reference counting frees each once sent, frozen or not; anything cyclic
+    frozen with them is collected at the next load, which unfreezes (daemon._settle_heap)."""
+    gc.freeze()
 
 
 class Dispatcher:
@@ -341,6 +356,8 @@ class Dispatcher:
                 if not rows:
                     if not self._waiting:
                         break
+                    if self._waiting >= FREEZE_PREPARED:
+                        _freeze_young()
                     # Batches wait prepared for their time: until they are all queued,
                     # claim again whenever something may have fallen due meanwhile.
                     await wake.wait()
@@ -407,7 +424,10 @@ class Dispatcher:
         again and reports it."""
         try:
             batch.rendered_from = self.source.snapshot()
-            batch.message = self.render(batch)
+            batch.message = message = self.render(batch)
+            plugin = self.notifiers.get(batch.notifier)
+            if message is not None and plugin is not None:
+                plugin.prepare(message)
         except Exception:
             batch.message = None
 
