@@ -114,7 +114,6 @@ class _Batch:
     # since then means rendering it again), queued for the workers by a timer at its time.
     message: Message | None = None
     rendered_from: object = None
-    timer: asyncio.TimerHandle | None = None
 
     @property
     def send_at(self) -> datetime:
@@ -244,6 +243,9 @@ class Dispatcher:
         # deliveries they hold.
         self._prepared: dict[int, _Batch] = {}
         self._waiting = 0
+        # One timer per moment that prepared batches fall due, with those batches: 10,000
+        # due at 09:00 are one callback, not 10,000 run before the first send can start.
+        self._timers: dict[datetime, tuple[asyncio.TimerHandle, list[_Batch]]] = {}
         self._replanning = 0  # re-plans under way: claim nothing ahead meanwhile
 
     @property
@@ -278,9 +280,10 @@ class Dispatcher:
         batches = list(self._prepared.values())
         self._prepared.clear()
         self._waiting = 0
+        for timer, _ in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for batch in batches:
-            if batch.timer is not None:
-                batch.timer.cancel()
             self.in_flight.pop(batch.number, None)
         self._wake.set()
         return batches
@@ -311,18 +314,27 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         wake = self._wake
 
-        def at_its_time(batch: _Batch) -> None:
-            """Timer callback: a prepared batch joins the queue when it falls due."""
-            if self._prepared.get(batch.number) is not batch:
-                return  # taken back meanwhile
-            delay = (batch.send_at - datetime.now(UTC)).total_seconds()
+        def at_its_time(when: datetime) -> None:
+            """Timer callback: the batches prepared for `when` join the queue."""
+            delay = (when - datetime.now(UTC)).total_seconds()
             if delay > 0:  # the loop's timer may fire a little early; never send early
-                batch.timer = loop.call_later(delay, at_its_time, batch)
+                self._timers[when] = (loop.call_later(delay, at_its_time, when),
+                                      self._timers[when][1])
                 return
-            del self._prepared[batch.number]
-            self._waiting -= len(batch.rows)
-            queue.put_nowait(batch)
+            _, batches = self._timers.pop(when)
+            for batch in batches:
+                if self._prepared.pop(batch.number, None) is batch:  # else taken back
+                    self._waiting -= len(batch.rows)
+                    queue.put_nowait(batch)
             wake.set()
+
+        def schedule(batch: _Batch, now: datetime) -> None:
+            when = batch.send_at
+            if when in self._timers:
+                self._timers[when][1].append(batch)
+            else:
+                timer = loop.call_later((when - now).total_seconds(), at_its_time, when)
+                self._timers[when] = (timer, [batch])
 
         async def worker() -> None:
             while (batch := await queue.get()) is not None:
@@ -372,8 +384,7 @@ class Dispatcher:
                         self._prepare(batch)
                         self._prepared[batch.number] = batch
                         self._waiting += len(batch.rows)
-                        batch.timer = loop.call_later(
-                            (batch.send_at - now).total_seconds(), at_its_time, batch)
+                        schedule(batch, now)
                     else:
                         queue.put_nowait(batch)
             if self.stopping:
