@@ -18,7 +18,7 @@ from tests.receiver import Receiver
 from timeline.config import parse_settings
 from timeline.dispatch import PREPARE_AHEAD, Dispatcher, _Batch
 from timeline.loader import LoadedTimeline
-from timeline.store import PlannedDelivery, Store
+from timeline.store import Delivery, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
 EVENT = "diesel-window-1"
@@ -154,4 +154,30 @@ async def test_a_message_rendered_ahead_counts_days_from_the_day_it_goes_out(
     assert message is not None
     assert [item.days_left for item in message.items] == [1]
     assert "还有1天" in message.text
+    store.close()
+
+
+async def test_a_claim_under_way_when_a_replan_starts_is_given_back_before_it(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    claim_due = store.claim_due
+
+    def slow_claim(*args: object, **kwargs: object) -> list[Delivery]:
+        rows = claim_due(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.3)  # committed, not yet back in the loop
+        return rows
+
+    store.claim_due = slow_claim  # type: ignore[method-assign]
+    due = datetime.now(UTC) + PREPARE_AHEAD * 0.5
+    key = _plan(store, "7d", due)
+    run = asyncio.ensure_future(dispatcher.run_due())
+    await asyncio.sleep(0.1)  # the claim is under way
+    async with dispatcher.replanning():
+        # Waiting again before the re-plan runs, so the re-plan can move it.
+        assert _state(store, key) == ("pending", 0)
+        _plan(store, "7d", due + timedelta(seconds=30))
+    await asyncio.wait_for(run, 5)
+    assert receiver.requests == []  # not at the old time
+    row = store.get(key)
+    assert row is not None and row.due_at == due + timedelta(seconds=30)
     store.close()

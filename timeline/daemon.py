@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from notifiers.base import Notifier
 from notifiers.registry import build as build_notifier
 from timeline.config import Settings
-from timeline.dispatch import PREPARE_AHEAD, Dispatcher
+from timeline.dispatch import Dispatcher
 from timeline.errors import TimelineError, ValidationFailed
 from timeline.loader import LoadedTimeline, load_timeline
 from timeline.reload import apply_timeline
@@ -46,6 +46,10 @@ __all__ = ["Daemon", "build_notifiers", "run_daemon"]
 log = logging.getLogger("timeline.daemon")
 SHUTDOWN_GRACE = 5.0  # seconds in-flight sends get on SIGTERM before they are released
 RETRY_AFTER_ERROR = 5.0  # seconds the worker waits after a store error before trying again
+# After a pass that found nothing to claim although the store said something was due (rows
+# another instance holds locked while it plans, say), wait this long before looking again
+# rather than re-arming into an immediate wake-up, over and over.
+EMPTY_PASS_PAUSE = 0.2
 
 
 def build_notifiers(settings: Settings, client: httpx.AsyncClient) -> dict[str, Notifier]:
@@ -223,7 +227,7 @@ class Daemon:
         time (or when a lease runs out)."""
         if not hasattr(self, "scheduler") or self.stopped.is_set():
             return
-        due = self.store.next_due(ahead=PREPARE_AHEAD)
+        due = self.store.next_due(ahead=self.dispatcher.prepare_ahead)
         if due is None:
             with contextlib.suppress(Exception):
                 self.scheduler.remove_job("wake")
@@ -251,7 +255,8 @@ class Daemon:
             await self.wake.wait()
             self.wake.clear()
             try:
-                await self.dispatcher.run_due()
+                if not await self.dispatcher.run_due() and not self.stopped.is_set():
+                    await asyncio.sleep(EMPTY_PASS_PAUSE)
                 # Inside the try: re-arming asks the store too, and an error escaping here
                 # ended the worker for good while the process ran on, sending nothing.
                 self.arm()

@@ -247,6 +247,7 @@ class Dispatcher:
         # due at 09:00 are one callback, not 10,000 run before the first send can start.
         self._timers: dict[datetime, tuple[asyncio.TimerHandle, list[_Batch]]] = {}
         self._replanning = 0  # re-plans under way: claim nothing ahead meanwhile
+        self._claim_lock = asyncio.Lock()
 
     @property
     def stopping(self) -> bool:
@@ -267,13 +268,23 @@ class Dispatcher:
         at all."""
         self._replanning += 1
         try:
-            batches = self._unprepare()
+            # A claim under way may be taking rows ahead right now: let it finish and
+            # register them, so that they are given back too.
+            async with self._claim_lock:
+                batches = self._unprepare()
             if batches:
                 await self._release([row for batch in batches for row in batch.rows])
             yield
         finally:
             self._replanning -= 1
             self.poke()
+
+    @property
+    def prepare_ahead(self) -> timedelta:
+        """How far ahead of a due time to wake this dispatcher: not at all while a re-plan
+        runs (it claims nothing ahead then, so an early wake-up would find nothing, re-arm
+        and wake again at once, over and over until the re-plan ends)."""
+        return timedelta(0) if self._replanning else PREPARE_AHEAD
 
     def _unprepare(self) -> list[_Batch]:
         """Take every prepared batch off its timer and out of the claims held."""
@@ -328,13 +339,14 @@ class Dispatcher:
                     queue.put_nowait(batch)
             wake.set()
 
-        def schedule(batch: _Batch, now: datetime) -> None:
+        def schedule(batch: _Batch) -> None:
             when = batch.send_at
             if when in self._timers:
                 self._timers[when][1].append(batch)
             else:
-                timer = loop.call_later((when - now).total_seconds(), at_its_time, when)
-                self._timers[when] = (timer, [batch])
+                # From the time now, not the claim's: the claim and the renders took a while.
+                delay = (when - datetime.now(UTC)).total_seconds()
+                self._timers[when] = (loop.call_later(delay, at_its_time, when), [batch])
 
         async def worker() -> None:
             while (batch := await queue.get()) is not None:
@@ -350,8 +362,11 @@ class Dispatcher:
                 self._finish(batch, result)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
-        self._tasks.update(workers)
+        for task in workers:  # drain waits for them, also if this pass ends in an error
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         heartbeat = asyncio.ensure_future(self._heartbeat())
+        frozen = False
         try:
             while not self.stopping:
                 if queue.qsize() > low_water or self._waiting >= PREPARE_MAX:
@@ -359,34 +374,40 @@ class Dispatcher:
                     await wake.wait()
                     wake.clear()
                     continue
-                now = datetime.now(UTC)
-                wake.clear()  # before claiming: whatever happens from now on claims again
-                horizon = now if self._replanning else now + PREPARE_AHEAD
-                rows = await asyncio.to_thread(
-                    partial(self.store.claim_due, now, self.owner, batch_size,
-                            self._lease_seconds(), horizon=horizon))
+                # Under the claim lock from the claim until what it took ahead is prepared:
+                # a re-plan takes the lock to give all of it back before re-planning.
+                async with self._claim_lock:
+                    now = datetime.now(UTC)
+                    wake.clear()  # before claiming: whatever happens from now on claims again
+                    rows = await asyncio.to_thread(
+                        partial(self.store.claim_due, now, self.owner, batch_size,
+                                self._lease_seconds(), horizon=now + self.prepare_ahead))
+                    taken = bool(rows) and not self.stopping
+                    if taken:
+                        handled += len(rows)
+                        for batch in await self._triage(rows, now):
+                            self.in_flight[batch.number] = batch.rows
+                            if batch.send_at > now:
+                                self._prepare(batch)
+                                self._prepared[batch.number] = batch
+                                self._waiting += len(batch.rows)
+                                schedule(batch)
+                            else:
+                                queue.put_nowait(batch)
                 if not rows:
                     if not self._waiting:
                         break
-                    if self._waiting >= FREEZE_PREPARED:
+                    if self._waiting >= FREEZE_PREPARED and not frozen:
                         _freeze_young()
+                        frozen = True
                     # Batches wait prepared for their time: until they are all queued,
                     # claim again whenever something may have fallen due meanwhile.
                     await wake.wait()
                     continue
-                if self.stopping:  # SIGTERM came while claiming: give them back, send nothing
-                    await self._release(rows)
-                    break
-                handled += len(rows)
-                for batch in await self._triage(rows, now):
-                    self.in_flight[batch.number] = batch.rows
-                    if batch.send_at > now:
-                        self._prepare(batch)
-                        self._prepared[batch.number] = batch
-                        self._waiting += len(batch.rows)
-                        schedule(batch, now)
-                    else:
-                        queue.put_nowait(batch)
+                if self.stopping:
+                    if not taken:  # SIGTERM came while claiming: give them back, send nothing
+                        await self._release(rows)
+                    break  # what was taken is given back below and by the workers
             if self.stopping:
                 given_back.extend(row for batch in self._unprepare() for row in batch.rows)
             for _ in workers:
@@ -398,8 +419,18 @@ class Dispatcher:
                 await self._release(given_back)
         finally:
             heartbeat.cancel()
-            for task in workers:
-                self._tasks.discard(task)
+            if any(not task.done() for task in workers):
+                # Ended by an error (or cancelled): give back what waits prepared, and let
+                # the workers finish what is queued, due already, and end.
+                leftover = [row for batch in self._unprepare() for row in batch.rows]
+                for _ in workers:
+                    queue.put_nowait(None)
+                if leftover:
+                    try:
+                        await self._release(leftover)
+                    except Exception:  # their leases run out instead
+                        log.warning("could not give back %d prepared send(s)", len(leftover),
+                                    exc_info=True)
             if self.tally:
                 log.info("dispatched in %.1f s: %s", time.monotonic() - started, ", ".join(
                     f"{count} {status} via {notifier}"
