@@ -160,11 +160,7 @@ class ClaimsMixin(StoreBase):
     def release(self, key: str, owner: str, *, now: datetime | None = None) -> bool:
         """Give a claim back unsent (clean shutdown): pending again, the attempt not counted.
         A retry's `next_attempt_at` stays, so it still waits for its back-off."""
-        now = utc(now or datetime.now(UTC))
-        return self._finish(key, owner, {"state": "pending",
-                                         "attempts": deliveries.c.attempts - 1,
-                                         "lease_owner": None, "lease_until": None,
-                                         "updated_at": now})
+        return self.release_many([key], owner, now=now) == 1
 
     def release_many(self, keys: Iterable[str], owner: str, *,
                      now: datetime | None = None) -> int:
