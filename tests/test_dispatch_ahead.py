@@ -181,3 +181,52 @@ async def test_a_claim_under_way_when_a_replan_starts_is_given_back_before_it(
     row = store.get(key)
     assert row is not None and row.due_at == due + timedelta(seconds=30)
     store.close()
+
+
+async def test_the_daemon_does_not_spin_while_a_replan_holds_back_preparing_ahead(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    # While a re-plan runs nothing is claimed ahead, so a wake-up PREPARE_AHEAD early would
+    # find nothing, re-arm into an immediate wake-up and spin (1,118 passes a second, seen).
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from timeline.daemon import Daemon
+
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    daemon = Daemon(dispatcher.settings, serve=False)
+    daemon.store, daemon.dispatcher = store, dispatcher
+    daemon.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    daemon.scheduler.start()
+    passes = 0
+    run_due = dispatcher.run_due
+
+    async def counted() -> int:
+        nonlocal passes
+        passes += 1
+        return await run_due()
+
+    dispatcher.run_due = counted  # type: ignore[method-assign]
+    due = datetime.now(UTC) + PREPARE_AHEAD * 0.75
+    key = _plan(store, "7d", due)
+    worker = asyncio.ensure_future(daemon._worker())
+    try:
+        daemon.arm()
+        await _until(lambda: _state(store, key)[0] == "sending")  # prepared ahead
+        async with dispatcher.replanning():
+            before = passes
+            await asyncio.sleep(0.8)
+            during = passes - before
+            # Not claimed ahead again behind the re-plan's back: it could not move it then.
+            assert _state(store, key) == ("pending", 0)
+        daemon.arm()  # as _apply does after a re-plan
+        await _until(lambda: len(receiver.requests) == 1, limit=3.0)
+    finally:
+        daemon.stopped.set()
+        daemon.wake.set()
+        dispatcher.stopping = True
+        await asyncio.wait_for(worker, 2)
+        daemon.scheduler.shutdown(wait=False)
+    assert during <= 1  # the pass that was waiting with the prepared row ends; no more
+    [hit] = receiver.requests
+    assert 0 <= hit.at - due.timestamp() < 0.3  # and it still goes out on time
+    assert _state(store, key) == ("sent", 1)
+    store.close()
