@@ -386,6 +386,10 @@ def test_english_feed(loaded: LoadedTimeline) -> None:
     assert "(approximate date)" in str(events["nanchuan-plan-passed-review"]["SUMMARY"])
     assert "by the end of 2025" in str(events["nanchuan-phase-1-green-power-park"]
                                        ["DESCRIPTION"])
+    # The window whose opening day the source leaves open says so in English too.
+    opens = str(events["diesel-window-1"]["DESCRIPTION"])
+    assert "Opens: From the work plan's release (about April 2024)" in opens
+    assert "Opens: 自" not in opens
 
 
 # ── timed items and their zones (the repo file is all-day) ──────────────────────
@@ -522,3 +526,13 @@ events:
     assert "节假日尚未公布" in str(event["DESCRIPTION"])
     days = occurrence_days(calendar, "leap", date(2024, 1, 1), date(2032, 12, 31))
     assert days == [date(2024, 2, 29), date(2028, 2, 29), date(2032, 2, 29)]
+
+
+def test_english_falls_back_to_the_chinese_text_where_none_is_written(events_path: Path) -> None:
+    from tests.web_helpers import edited_timeline
+
+    english = "    start_label_en: \"From the work plan's release (about April 2024)\"\n"
+    loaded = edited_timeline(events_path, english, "")
+    calendar = icalendar.Calendar.from_ical(render_feed(loaded, lang="en"))
+    opens = str(by_uid(calendar)["diesel-window-1"]["DESCRIPTION"])
+    assert "Opens: 自工作方案发布之日起（约2024年4月）" in opens

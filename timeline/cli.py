@@ -143,7 +143,7 @@ def list_(first: datetime | None, last: datetime | None, tags: tuple[str, ...],
         elif occurrence.end is not None and occurrence.end != occurrence.start \
                 and occurrence.all_day:
             when += " – " + format_when(occurrence.end, event.precision, lang)
-        title = event.title_en if lang == "en" and event.title_en else event.title
+        title = event.in_lang("title", lang)
         flag = " [估算]" if occurrence.estimated and lang == "zh" else \
             " [estimated]" if occurrence.estimated else ""
         click.echo(f"{when:<24} {event.kind:<9} {event.story:<22} {title}{flag}")

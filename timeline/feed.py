@@ -75,16 +75,16 @@ def default_revision(story: Story) -> Revision:
 
 
 def _summary(event: AnyEvent, lang: Lang) -> str:
-    title = event.title_en if lang == "en" and event.title_en else event.title
+    title = event.in_lang("title", lang)
     return title + precision_suffix(event.precision, lang)
 
 
 def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -> str:
     text = _TEXT[lang]
-    body = event.description_en if lang == "en" and event.description_en else event.description
+    body = event.in_lang("description", lang)
     parts = [body] if body else []
     if isinstance(event, Window) and event.start is None and event.start_label:
-        parts.append(f"{text['opens']}: {event.start_label}")
+        parts.append(f"{text['opens']}: {event.in_lang('start_label', lang)}")
     parts.append(f"{text['source']}: 「{event.source}」")
     key = event.due if isinstance(event, Deadline) else event.end if isinstance(
         event, Window) else event.date if isinstance(event, Happening) else None
@@ -92,7 +92,7 @@ def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -
     parts.append(f"{text['precision']}: {precision_label(event.precision, lang)}{when}")
     if event.note:
         parts.append(f"{text['note']}: {event.note}")
-    story_title = story.title_en if lang == "en" and story.title_en else story.title
+    story_title = story.in_lang("title", lang)
     parts.append(f"{text['story']}: {story_title} — {story.source.newspaper}, "
                  f"{format_when(story.published, story.published_precision, lang)}")
     if rule is not None and rule.skip_cn_holidays:

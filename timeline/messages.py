@@ -66,7 +66,7 @@ def planned_line(item: PlannedReminder, timeline: Timeline) -> ReminderLine:
 
 
 def _title(event: AnyEvent, lang: Lang) -> str:
-    return event.title_en if lang == "en" and event.title_en else event.title
+    return event.in_lang("title", lang)
 
 
 def _day(value: date | datetime) -> date:
@@ -108,7 +108,7 @@ def _block(line: ReminderLine, today: date, lang: Lang, markdown: bool) -> list[
     head = f"**{title}**" if markdown else title
     lines = [head, f"{anchor}：{_when(line, lang)}，{days_left_text(days, lang)}" if zh
              else f"{anchor.capitalize()}: {_when(line, lang)}, {days_left_text(days, lang)}"]
-    what = event.description_en if lang == "en" and event.description_en else event.description
+    what = event.in_lang("description", lang)
     if what:
         lines.append(("要做：" if zh else "What: ") + what)
     lines.append(("原文：" if zh else "Source: ") + f"「{event.source}」")
@@ -117,7 +117,7 @@ def _block(line: ReminderLine, today: date, lang: Lang, markdown: bool) -> list[
     if line.estimated:
         lines.append("（节假日安排未公布，工作日按估算）" if zh
                      else "(holidays not yet published; working days estimated)")
-    story = line.story.title_en if lang == "en" and line.story.title_en else line.story.title
+    story = line.story.in_lang("title", lang)
     lines.append(("来源：" if zh else "Story: ") + f"{story} — {line.story.source.newspaper}")
     return lines
 

@@ -13,9 +13,16 @@ from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
 
-from timeline.durations import parse_lead
+from timeline.durations import format_lead, parse_lead
 
 __all__ = [
     "DEFAULT_REMINDERS",
@@ -103,8 +110,11 @@ def _parse_leads(value: Any) -> Any:
 When = Annotated[date | datetime, BeforeValidator(_parse_when)]
 Slug = Annotated[str, BeforeValidator(_parse_slug)]
 TimezoneName = Annotated[str, BeforeValidator(_parse_timezone)]
-Leads = Annotated[list[timedelta] | None, BeforeValidator(_parse_leads)]
-Lead = Annotated[timedelta, BeforeValidator(parse_lead)]
+# In JSON (the API, the store) a lead is written as in the file and in reminder keys, "7d":
+# pydantic's ISO form calls 365 days "P1Y", which a reader takes for a calendar year.
+_LEAD_JSON = PlainSerializer(lru_cache(maxsize=256)(format_lead), when_used="json")
+Leads = Annotated[list[Annotated[timedelta, _LEAD_JSON]] | None, BeforeValidator(_parse_leads)]
+Lead = Annotated[timedelta, BeforeValidator(parse_lead), _LEAD_JSON]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 DEFAULT_REMINDERS: dict[str, list[timedelta]] = {
@@ -132,13 +142,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class _Bilingual(_Strict):
+    """Texts written in Chinese, with an optional English version in `<field>_en`."""
+
+    def in_lang(self, field: str, lang: str) -> Any:
+        """`field` for readers of `lang`: the English version where one is written, else
+        the Chinese original (a reader is better served by it than by nothing)."""
+        if lang == "en" and (english := getattr(self, f"{field}_en")):
+            return english
+        return getattr(self, field)
+
+
 class StorySource(_Strict):
     newspaper: str
     file: str | None = None
     page: str | None = None
 
 
-class Story(_Strict):
+class Story(_Bilingual):
     id: Slug
     title: str = Field(min_length=1)
     title_en: str | None = None
@@ -150,7 +171,7 @@ class Story(_Strict):
     summary_en: str = ""
 
 
-class _EventBase(_Strict):
+class _EventBase(_Bilingual):
     id: Slug
     story: Slug
     title: str = Field(min_length=1)
@@ -193,12 +214,13 @@ class Window(_EventBase):
     """An application or acceptance period, `start`..`end` inclusive.
 
     `start` may be missing when the source only says "from the plan's release";
-    `start_label` then says so in words.
+    `start_label` (and `start_label_en`) then says so in words.
     """
 
     kind: Literal["window"]
     start: When | None = None
     start_label: str | None = None
+    start_label_en: str | None = None
     end: When
     start_reminders: Leads = None
 

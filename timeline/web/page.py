@@ -53,7 +53,7 @@ def _day(value: date | datetime) -> date:
 
 
 def _title(item: AnyEvent | Story, lang: Lang) -> str:
-    return item.title_en if lang == "en" and item.title_en else item.title
+    return item.in_lang("title", lang)
 
 
 def _weekday(day: date, lang: Lang) -> str:
@@ -67,10 +67,8 @@ def _when(event: AnyEvent, snap: Snapshot, lang: Lang) -> str:
     if isinstance(event, Deadline):
         return format_when(event.due, p, lang)
     if isinstance(event, Window):
-        # start_label is written in Chinese only; English readers get the plain fact.
-        label = event.start_label if lang == "zh" else None
         start = format_when(event.start, p, lang) if event.start is not None else (
-            label or t("open_start", lang))
+            event.in_lang("start_label", lang) or t("open_start", lang))
         return f"{start} – {format_when(event.end, p, lang)}"
     if isinstance(event, Happening):
         end = f" – {format_when(event.end, p, lang)}" if event.end is not None else ""
@@ -185,7 +183,7 @@ def _sort_key(event: AnyEvent, snap: Snapshot) -> date:
 
 def _item(event: AnyEvent, snap: Snapshot, today: date, lang: Lang, base: str,
           suffix: str) -> str:
-    body = event.description_en if lang == "en" and event.description_en else event.description
+    body = event.in_lang("description", lang)
     parts = [f"<p>{escape(body)}</p>"] if body else []
     if isinstance(event, Recurring):
         rule = snap.loaded.rules[event.id]
@@ -224,7 +222,7 @@ def _stories(snap: Snapshot, today: date, lang: Lang, base: str, suffix: str) ->
     for story in timeline.stories:
         events = sorted((e for e in timeline.events if e.story == story.id),
                         key=lambda e: (_sort_key(e, snap), e.id))
-        summary = story.summary_en if lang == "en" and story.summary_en else story.summary
+        summary = story.in_lang("summary", lang)
         published = format_when(story.published, story.published_precision, lang)
         feed = FeedLinks(f"{base}/feeds/story/{story.id}.ics{suffix}")
         items = "".join(_item(e, snap, today, lang, base, suffix) for e in events)

@@ -98,7 +98,7 @@ def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list
 
 def _label(rows: list[_Row], lang: Lang) -> None:
     """Short labels, except where shortening makes two rows of a story read the same."""
-    titles = [r.event.title_en if lang == "en" and r.event.title_en else r.event.title
+    titles = [r.event.in_lang("title", lang)
               for r in rows]
     short = [_short(title) for title in titles]
     for row, title, label in zip(rows, titles, short, strict=True):
@@ -130,9 +130,7 @@ def _when(row: _Row, lang: Lang) -> str:
         return format_when(row.end, precision, lang)
     start = format_when(row.start, precision, lang)
     if row.open_start and isinstance(row.event, Window):
-        # start_label is written in Chinese only; English readers get the plain fact.
-        label = row.event.start_label if lang == "zh" else None
-        start = label or t("open_start", lang)
+        start = row.event.in_lang("start_label", lang) or t("open_start", lang)
     return f"{start} – {format_when(row.end, precision, lang)}"
 
 
@@ -169,7 +167,7 @@ def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
     for story, rows in shown:
         if not rows:
             continue
-        title = story.title_en if lang == "en" and story.title_en else story.title
+        title = story.in_lang("title", lang)
         body.append(f'<line class="sep" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y + 4}" '
                     f'y2="{y + 4}"/><text class="st" x="{LEFT}" y="{y + 20}">'
                     f'{escape(_short(title, cut=False, units_max=70))}</text>')
@@ -205,7 +203,7 @@ def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
 def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
     event = row.event
     approx = " approx" if event.precision is not Precision.DAY else ""
-    title = event.title_en if lang == "en" and event.title_en else event.title
+    title = event.in_lang("title", lang)
     tip = f"<title>{escape(title)} · {escape(_when(row, lang))}</title>"
     x0, x1 = x(row.start), x(row.end + timedelta(days=1))
     mid = y + 12
