@@ -20,6 +20,7 @@ from timeline.cli import cli
 from timeline.feed import FeedRenderer, render_feed
 from timeline.loader import LoadedTimeline, parse_timeline
 from timeline.model import Precision, Window
+from timeline.occurrences import iter_occurrences
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NINE = timedelta(hours=9)
@@ -486,6 +487,11 @@ def test_timed_values_and_alarms(timed: LoadedTimeline) -> None:
     happening = events["offset-happening"]["DTSTART"].dt
     assert happening == datetime(2024, 6, 4, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
     assert happening.tzinfo is not None and str(happening.tzinfo) == "Asia/Shanghai"
+    # Given only its start, it lasts an hour here as in the listing, not no time at all.
+    assert events["offset-happening"]["DTEND"].dt == happening + timedelta(hours=1)
+    [listed] = [o for o in iter_occurrences(timed, date(2024, 6, 1), date(2024, 6, 30))
+                if o.event.id == "offset-happening"]
+    assert (listed.start, listed.end) == (happening, happening + timedelta(hours=1))
     # A timed window rings before its end.
     london = ZoneInfo("Europe/London")
     window = events["london-window"]

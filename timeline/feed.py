@@ -20,7 +20,15 @@ from icalendar import Event as VEvent
 from timeline import __version__
 from timeline.formatting import Lang, format_when, precision_label, precision_suffix
 from timeline.loader import LoadedTimeline
-from timeline.model import Deadline, Happening, Recurring, Story, Window, localize
+from timeline.model import (
+    DEFAULT_TIMED_LENGTH,
+    Deadline,
+    Happening,
+    Recurring,
+    Story,
+    Window,
+    localize,
+)
 from timeline.occurrences import AnyEvent, matches
 from timeline.recurrence import HORIZON_YEARS, Rule, default_duration
 from timeline.workdays import is_estimated
@@ -166,7 +174,11 @@ def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str)
     if event.end is not None:
         end = moment(event.end)
         vevent.add("dtend", end + timedelta(days=1) if not isinstance(end, datetime) else end)
-    elif not isinstance(start, datetime):
+    elif isinstance(start, datetime):
+        # Without DTEND a timed VEVENT lasts no time at all (RFC 5545 3.6.1); the listing
+        # and the page show it for an hour, and so does the calendar.
+        vevent.add("dtend", start + DEFAULT_TIMED_LENGTH)
+    else:
         vevent.add("dtend", start + timedelta(days=1))
     return not isinstance(start, datetime)
 

@@ -26,6 +26,7 @@ from timeline.durations import format_lead, parse_lead
 
 __all__ = [
     "DEFAULT_REMINDERS",
+    "DEFAULT_TIMED_LENGTH",
     "DEFAULT_TIMEZONE",
     "Deadline",
     "Event",
@@ -117,6 +118,9 @@ Leads = Annotated[list[Annotated[timedelta, _LEAD_JSON]] | None, BeforeValidator
 Lead = Annotated[timedelta, BeforeValidator(parse_lead), _LEAD_JSON]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
+# How long a timed item lasts when the source gives only when it starts (a happening without
+# `end`, a recurring item without `duration`): the listing, the page and the feed agree.
+DEFAULT_TIMED_LENGTH = timedelta(hours=1)
 DEFAULT_REMINDERS: dict[str, list[timedelta]] = {
     "deadline": [timedelta(days=d) for d in (90, 30, 7, 1)],
     "window": [timedelta(days=d) for d in (30, 7, 1)],

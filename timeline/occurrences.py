@@ -12,7 +12,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from timeline.loader import LoadedTimeline
-from timeline.model import Deadline, Happening, Precision, Recurring, Window, localize
+from timeline.model import (
+    DEFAULT_TIMED_LENGTH,
+    Deadline,
+    Happening,
+    Precision,
+    Recurring,
+    Window,
+    localize,
+)
 from timeline.recurrence import default_duration
 from timeline.workdays import is_estimated
 
@@ -91,7 +99,7 @@ def _single(event: AnyEvent, tz_name: str) -> Occurrence:
     assert isinstance(event, Happening)
     start, end = norm(event.date), norm(event.end)
     if end is None:
-        end = start + timedelta(hours=1) if isinstance(start, datetime) else start
+        end = start + DEFAULT_TIMED_LENGTH if isinstance(start, datetime) else start
     return Occurrence(event, start, end, all_day=not isinstance(start, datetime))
 
 def _recurring(event: Recurring, loaded: LoadedTimeline, first: date,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from timeline.model import Recurring, Window, is_all_day
+from timeline.model import DEFAULT_TIMED_LENGTH, Recurring, Window, is_all_day
 from timeline.workdays import is_public_holiday
 
 __all__ = ["Rule", "RuleError", "add_years", "build_rule"]
@@ -214,4 +214,4 @@ def default_duration(rule: Rule, event: Recurring) -> timedelta:
     """How long one occurrence lasts: a day when all-day, else `duration` or an hour."""
     if rule.all_day:
         return timedelta(days=1)
-    return event.duration if event.duration is not None else timedelta(hours=1)
+    return event.duration if event.duration is not None else DEFAULT_TIMED_LENGTH
