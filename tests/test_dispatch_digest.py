@@ -11,7 +11,8 @@ from notifiers.registry import build
 from tests.receiver import Receiver
 from timeline.config import parse_settings
 from timeline.dispatch import Dispatcher
-from timeline.loader import LoadedTimeline
+from timeline.loader import LoadedTimeline, parse_timeline
+from timeline.plan import plan_reminders
 from timeline.store import PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
@@ -48,4 +49,48 @@ routes:
     assert body["items"][0]["days_left"] == 11  # counted from the digest's Monday
     assert "2024-05-20" in body["title"] and "2024-05-27" in body["title"]
     assert store.get(key).state == "sent"
+    store.close()
+
+
+HOLIDAY_WEEK = """
+stories:
+  - {id: s, title: 报道, source: {newspaper: 报}, published: 2024-09-01}
+events:
+  - {id: before, story: s, kind: deadline, title: 周五截止, source: 原文, due: 2024-09-13,
+     reminders: [0d]}
+  - {id: within, story: s, kind: deadline, title: 周五截止（节后）, source: 原文,
+     due: 2024-09-20, reminders: [0d]}
+"""
+
+
+async def test_a_digest_sent_before_a_holiday_speaks_for_its_own_week(
+        receiver: Receiver, client: httpx.AsyncClient) -> None:
+    # Monday 16 September 2024 is Mid-Autumn: the digest for 16..23 goes out on Saturday
+    # the 14th, a worked day; it lists only its own week and counts days from the 14th.
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/digest", reminders: false,
+          digest: weekly mon 09:00}}
+routes:
+  - {{notify: [hook]}}
+""", "digest-config.yaml")
+    loaded = parse_timeline(HOLIDAY_WEEK)
+    [planned] = plan_reminders(loaded, settings, datetime(2024, 9, 14, tzinfo=UTC),
+                               datetime(2024, 9, 15, tzinfo=UTC))
+    assert planned.key == "digest/2024-09-16/weekly/hook"
+    assert planned.due_at == datetime(2024, 9, 14, 1, 0, tzinfo=UTC)
+    store = Store.open("sqlite://")
+    store.add_planned([PlannedDelivery(planned.key, "", "hook", planned.due_at,
+                                       planned.payload())],  # as a reload stores it
+                      now=planned.due_at)
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
+                               client)}
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test")
+
+    assert await dispatcher.run_due() == 1
+
+    body = receiver.last.json()
+    assert [item["event"] for item in body["items"]] == ["within"]
+    assert body["items"][0]["days_left"] == 6
+    assert "2024-09-16 至 2024-09-23" in body["title"]
     store.close()

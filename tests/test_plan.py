@@ -20,7 +20,13 @@ import time_machine
 from timeline.config import DigestSpec, NotifierEntry, ReminderSettings, Route, RouteMatch, Settings
 from timeline.loader import LoadedTimeline, parse_timeline
 from timeline.occurrences import AnyEvent
-from timeline.plan import PlannedReminder, digest_times, notifiers_for, plan_reminders
+from timeline.plan import (
+    PlannedReminder,
+    digest_slot,
+    digest_slots,
+    notifiers_for,
+    plan_reminders,
+)
 from timeline.workdays import is_workday
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -432,15 +438,73 @@ def test_weekly_digest_every_monday_in_range() -> None:
 
 
 def test_digest_times_daily_in_the_deployment_zone() -> None:
-    config = settings().model_copy(update={"timezone": "America/New_York"})
+    config = settings(working_days_only=False).model_copy(
+        update={"timezone": "America/New_York"})
     entry = NotifierEntry(name="n", type="console", digest=DigestSpec.parse("daily 08:00"))
-    times = digest_times(config, entry, datetime(2025, 3, 7, tzinfo=UTC),
+    slots = digest_slots(config, entry, datetime(2025, 3, 7, tzinfo=UTC),
                          datetime(2025, 3, 11, tzinfo=UTC))
+    times = [slot.send_at for slot in slots]
     assert times == [datetime.combine(date(2025, 3, d), time(8), tzinfo=NY).astimezone(UTC)
                      for d in (7, 8, 9, 10)]
     assert [t.hour for t in times] == [13, 13, 12, 12]  # the DST change on 9 March
-    assert digest_times(config, NotifierEntry(name="m", type="console"),
+    # Each covers the day to the next one's moment: 23 hours across the change.
+    assert [s.end - s.start for s in slots[1:3]] == [timedelta(hours=23), timedelta(hours=24)]
+    assert digest_slots(config, NotifierEntry(name="m", type="console"),
                         datetime(2025, 3, 7, tzinfo=UTC), datetime(2025, 3, 11, tzinfo=UTC)) == []
+
+
+WEEKLY = NotifierEntry(name="ops", type="console", digest=DigestSpec.parse("weekly mon 09:00"))
+DAILY = NotifierEntry(name="ops", type="console", digest=DigestSpec.parse("daily 09:00"))
+
+
+def test_a_weekly_digest_due_on_a_holiday_goes_out_the_working_day_before() -> None:
+    # Mid-Autumn 2024: Sunday 15 to Tuesday 17 September off, Saturday 14th worked (调休).
+    slots = digest_slots(settings(), WEEKLY, local(date(2024, 9, 9)), local(date(2024, 9, 23)))
+    assert [(s.first_day, s.send_at, s.shifted) for s in slots] == [
+        (date(2024, 9, 9), local(date(2024, 9, 9)), False),
+        (date(2024, 9, 16), local(date(2024, 9, 14)), True),
+        (date(2024, 9, 23), local(date(2024, 9, 23)), False)]
+    # Sent early, it still speaks for its own week, and the week before for its own.
+    assert [(s.start, s.end) for s in slots[:2]] == [
+        (local(date(2024, 9, 9)), local(date(2024, 9, 16))),
+        (local(date(2024, 9, 16)), local(date(2024, 9, 23)))]
+    assert digest_slot(settings(), WEEKLY, date(2024, 9, 16)) == slots[1]
+    planned = plan(timeline(""), settings(notifiers={"ops": {"digest": "weekly mon 09:00"}},
+                                          routes=[]),
+                   local(date(2024, 9, 10)), local(date(2024, 9, 20)))
+    assert [(r.key, r.due_at, r.shifted) for r in planned] == [
+        ("digest/2024-09-16/weekly/ops", local(date(2024, 9, 14)), True)]
+
+
+def test_a_weekly_digest_before_a_long_holiday_covers_two_weeks() -> None:
+    # National Day 2024: 1 to 7 October off. Monday the 7th's digest would go out on Monday
+    # 30 September, the day of the one before it: they are one digest of two weeks.
+    slots = digest_slots(settings(), WEEKLY, local(date(2024, 9, 30)), local(date(2024, 10, 14)))
+    assert [(s.first_day, s.send_at, s.start, s.end) for s in slots] == [
+        (date(2024, 9, 30), local(date(2024, 9, 30)), local(date(2024, 9, 30)),
+         local(date(2024, 10, 14))),
+        (date(2024, 10, 14), local(date(2024, 10, 14)), local(date(2024, 10, 14)),
+         local(date(2024, 10, 21)))]
+    # Without working_days_only it is every Monday, holiday or not.
+    plain = digest_slots(settings(working_days_only=False), WEEKLY, local(date(2024, 9, 30)),
+                         local(date(2024, 10, 14)))
+    assert [s.send_at for s in plain] == [local(date(2024, 9, 30)), local(date(2024, 10, 7)),
+                                          local(date(2024, 10, 14))]
+
+
+def test_a_daily_digest_on_friday_covers_the_weekend() -> None:
+    slots = digest_slots(settings(), DAILY, local(date(2024, 5, 23)), local(date(2024, 5, 28)))
+    assert [(s.first_day, s.send_at, s.end) for s in slots] == [
+        (date(2024, 5, 23), local(date(2024, 5, 23)), local(date(2024, 5, 24))),
+        (date(2024, 5, 24), local(date(2024, 5, 24)), local(date(2024, 5, 27))),
+        (date(2024, 5, 27), local(date(2024, 5, 27)), local(date(2024, 5, 28))),
+        (date(2024, 5, 28), local(date(2024, 5, 28)), local(date(2024, 5, 29)))]
+    assert not any(s.shifted for s in slots)
+    # A range starting on the Saturday finds nothing until Monday: the weekend went out
+    # with Friday's.
+    later = digest_slots(settings(), DAILY, local(date(2024, 5, 25), time(0)),
+                         local(date(2024, 5, 27)))
+    assert [s.first_day for s in later] == [date(2024, 5, 27)]
 
 
 # ── the range filter and the order ─────────────────────────────────────────────────────────

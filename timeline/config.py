@@ -95,10 +95,6 @@ class DigestSpec:
             pass
         raise ValueError(f"bad digest {text!r}: write 'weekly mon 09:00' or 'daily 09:00'")
 
-    @property
-    def period(self) -> timedelta:
-        return timedelta(days=7 if self.frequency == "weekly" else 1)
-
 
 def _parse_digest(value: Any) -> Any:
     return DigestSpec.parse(value) if isinstance(value, str) else value

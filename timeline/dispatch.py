@@ -38,7 +38,7 @@ from timeline.messages import (
     planned_line,
     reminder_message,
 )
-from timeline.plan import plan_reminders
+from timeline.plan import digest_slot, plan_reminders
 from timeline.store import Delivery, Outcome, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
@@ -480,7 +480,10 @@ class Dispatcher:
         groups: dict[tuple[str, str, bool, str], list[Delivery]] = defaultdict(list)
         for row in rows:
             payload = row.payload or {}
-            kind = payload.get("kind", "reminder")
+            # The plan's rows say what they are by their anchor; change notices and missed
+            # summaries by their kind.
+            kind = payload.get("kind") or (
+                "digest" if payload.get("anchor") == "digest" else "reminder")
             late = row.due_at < self.started_at - LATE_TOLERANCE and row.attempts <= 1
             if kind == "reminder" and late and self._past(payload, now, catch_up):
                 missed[row.notifier].append(row)
@@ -596,8 +599,10 @@ class Dispatcher:
     def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any) -> Message:
         entry = self.settings.notifiers[row.notifier]
         assert entry.digest is not None
-        start = row.due_at
-        end = start + entry.digest.period
+        first_day = (row.payload or {}).get("occurrence")
+        slot = digest_slot(self.settings, entry, date.fromisoformat(first_day) if first_day
+                           else row.due_at.astimezone(self.tz).date())
+        start, end = slot.start, slot.end
         routed = self.settings.model_copy(update={
             "notifiers": {row.notifier: entry.model_copy(update={"reminders": True,
                                                                   "digest": None})}})
@@ -609,10 +614,11 @@ class Dispatcher:
             if (item.event_id, item.occurrence) not in seen:
                 seen.add((item.event_id, item.occurrence))
                 lines.append(planned_line(item, loaded.timeline))
-        # The digest speaks of its own period, also when it goes out late after downtime.
-        first_day = start.astimezone(self.tz).date()
-        until = end.astimezone(self.tz).date()
-        return digest_message(row.key, lines, today=first_day, until=until, lang=lang,
+        # The digest speaks of its own period and counts days from the day it was due to go
+        # out, also when it goes out late after downtime (or early, before a holiday).
+        return digest_message(row.key, lines, today=slot.send_at.astimezone(self.tz).date(),
+                              since=start.astimezone(self.tz).date(),
+                              until=end.astimezone(self.tz).date(), lang=lang,
                               feed_url=self.settings.feed_url,
                               base_url=self.settings.server.base_url)
 

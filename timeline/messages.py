@@ -160,19 +160,22 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
 
 
 def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, until: date,
-                   lang: Lang, feed_url: str | None, base_url: str | None = None) -> Message:
+                   lang: Lang, feed_url: str | None, base_url: str | None = None,
+                   since: date | None = None) -> Message:
+    """What falls due from `since` (default `today`) to `until`, days counted from `today`."""
     zh = lang == "zh"
+    period = f"{(since or today).isoformat()} 至 {until.isoformat()}" if zh else \
+        f"{(since or today).isoformat()} – {until.isoformat()}"
     if not lines:
-        headline = (f"【政策摘要】{today.isoformat()} 至 {until.isoformat()} 没有到期事项" if zh
-                    else f"Policy digest: nothing due {today.isoformat()} – {until.isoformat()}")
+        headline = (f"【政策摘要】{period} 没有到期事项" if zh
+                    else f"Policy digest: nothing due {period}")
         links = (("订阅日历" if zh else "Subscribe", feed_url),) if feed_url else ()
         return Message(key=key, kind="digest", title=headline, text=headline,
                        markdown=f"### {headline}", lang=lang, links=links)
     message = reminder_message(key, lines, today=today, lang=lang, feed_url=feed_url,
                                base_url=base_url, kind="digest")
-    headline = (f"【政策摘要】{today.isoformat()} 至 {until.isoformat()}：{len(lines)}项" if zh
-                else f"Policy digest {today.isoformat()} – {until.isoformat()}: "
-                     f"{len(lines)} items")
+    headline = (f"【政策摘要】{period}：{len(lines)}项" if zh
+                else f"Policy digest {period}: {len(lines)} items")
     old = message.title
     return Message(key=key, kind="digest", title=headline,
                    text=message.text.replace(old, headline, 1),

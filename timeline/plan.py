@@ -21,7 +21,8 @@ from timeline.model import Deadline, Happening, Recurring, Window, localize
 from timeline.occurrences import AnyEvent
 from timeline.workdays import day_info
 
-__all__ = ["PlannedReminder", "digest_times", "notifiers_for", "plan_reminders"]
+__all__ = ["DigestSlot", "PlannedReminder", "digest_slot", "digest_slots", "notifiers_for",
+           "plan_reminders"]
 
 Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
 # More than the longest run of days off in China's calendar (Spring Festival: 8-9 days).
@@ -114,17 +115,22 @@ def _due(occurrence: date | datetime, lead: timedelta, settings: Settings
     local = datetime.combine(occurrence, reminders.send_at, tzinfo=tz) - lead
     if not reminders.working_days_only:
         return local.astimezone(UTC), False, False
-    day, shifted, estimated = local.date(), False, False
+    day, shifted, estimated = _working_day(local.date())
+    if shifted:
+        local = datetime.combine(day, reminders.send_at, tzinfo=tz)
+    return local.astimezone(UTC), shifted, estimated
+
+
+def _working_day(day: date) -> tuple[date, bool, bool]:
+    """The last working day on or before `day`, whether that moved it, whether estimated."""
+    shifted = estimated = False
     while True:
         info = day_info(day)
         estimated = estimated or info.estimated
         if info.workday:
-            break
+            return day, shifted, estimated
         day -= timedelta(days=1)
         shifted = True
-    if shifted:
-        local = datetime.combine(day, reminders.send_at, tzinfo=tz)
-    return local.astimezone(UTC), shifted, estimated
 
 
 def _zone(settings: Settings) -> ZoneInfo:
@@ -166,31 +172,77 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
     return planned
 
 
-def digest_times(settings: Settings, entry: NotifierEntry, first: datetime,
-                 last: datetime) -> list[datetime]:
-    """The moments (UTC) a notifier's digest goes out in first..last."""
+@dataclass(frozen=True, slots=True)
+class DigestSlot:
+    """One digest: the days it speaks for and when it goes out.
+
+    Its nominal days are those its spec names (every day, or every Monday). With
+    `working_days_only`, one on a day off goes out on the working day before, and nominal
+    days that go out on the same working day make one digest: a daily digest on Friday
+    covers the weekend, a weekly one on the Monday of a holiday goes out before it. Keyed by
+    its first nominal day, so a holiday calendar published later moves it, not renames it.
+    """
+
+    first_day: date  # its first nominal day (local): its key
+    send_at: datetime  # UTC
+    start: datetime  # UTC: the period it covers, start inclusive, end exclusive
+    end: datetime
+    shifted: bool  # goes out on an earlier working day
+    estimated: bool  # the shift relied on an estimated holiday calendar
+
+
+def _slots_from(settings: Settings, entry: NotifierEntry, day: date) -> Iterator[DigestSlot]:
+    """Digest slots in order, the first one starting at nominal day `day` (or after it)."""
     spec = entry.digest
-    if spec is None:
-        return []
+    assert spec is not None
     tz = _zone(settings)
-    day = first.astimezone(tz).date()
-    out = []
+    working_only = settings.reminders.working_days_only
+
+    def moment(on: date) -> datetime:
+        return datetime.combine(on, spec.at, tzinfo=tz).astimezone(UTC)
+
+    first_day: date | None = None  # of the slot being gathered
+    send_day, shifted, estimated = day, False, False
     while True:
-        moment = datetime.combine(day, spec.at, tzinfo=tz)
-        if moment.astimezone(UTC) > last:
-            return out
-        if moment.astimezone(UTC) >= first and (spec.weekday is None
-                                               or day.weekday() == spec.weekday):
-            out.append(moment.astimezone(UTC))
+        if spec.weekday is None or day.weekday() == spec.weekday:
+            sent_on, moved, guessed = _working_day(day) if working_only else (day, False, False)
+            if first_day is not None and sent_on == send_day:
+                estimated = estimated or guessed  # goes out with the slot being gathered
+            else:
+                if first_day is not None:
+                    yield DigestSlot(first_day, moment(send_day), moment(first_day),
+                                     moment(day), shifted, estimated)
+                first_day, send_day, shifted, estimated = day, sent_on, moved, guessed
         day += timedelta(days=1)
+
+
+def digest_slots(settings: Settings, entry: NotifierEntry, first: datetime,
+                 last: datetime) -> list[DigestSlot]:
+    """The digests of a notifier that go out in first..last (inclusive), in order."""
+    if entry.digest is None:
+        return []
+    # A slot goes out no later than its first nominal day, so none that goes out in range
+    # starts before `first`'s day; one that began earlier went out earlier and is left out.
+    slots = []
+    for slot in _slots_from(settings, entry, first.astimezone(_zone(settings)).date()):
+        if slot.send_at > last:
+            return slots
+        if slot.send_at >= first:
+            slots.append(slot)
+    raise AssertionError("unreachable: the slots go on forever")
+
+
+def digest_slot(settings: Settings, entry: NotifierEntry, first_day: date) -> DigestSlot:
+    """The digest keyed by `first_day`, as the plan made it."""
+    return next(_slots_from(settings, entry, first_day))
 
 
 def _digests(settings: Settings, first: datetime, last: datetime) -> Iterator[PlannedReminder]:
     for name, entry in settings.notifiers.items():
-        for moment in digest_times(settings, entry, first, last):
-            local_day = moment.astimezone(_zone(settings)).date()
+        for slot in digest_slots(settings, entry, first, last):
             yield PlannedReminder(
-                key=f"digest/{local_day.isoformat()}/{entry.digest.frequency}/{name}",  # type: ignore[union-attr]
-                event_id="", notifier=name, anchor="digest", occurrence=local_day,
-                lead=timedelta(0), due_at=moment)
+                key=f"digest/{slot.first_day.isoformat()}/{entry.digest.frequency}/{name}",  # type: ignore[union-attr]
+                event_id="", notifier=name, anchor="digest", occurrence=slot.first_day,
+                lead=timedelta(0), due_at=slot.send_at, shifted=slot.shifted,
+                estimated=slot.estimated)
 
