@@ -61,3 +61,41 @@ routes:
     assert sorted(i["key"] for i in sent.json()["items"]) == \
         sorted(item.key for item in shown.message.items)
     store.close()
+
+
+async def test_preview_shows_digests_as_the_dispatcher_sends_them(
+        receiver: Receiver, client: httpx.AsyncClient) -> None:
+    # Monday 10 June 2024 is the Dragon Boat Festival: that week's digest goes out on
+    # Friday the 7th and lists the forms' reminders of Thursday the 13th, in English.
+    loaded = parse_timeline(EVENTS)
+    settings = parse_settings(f"""
+reminders: {{horizon: 14d}}
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/hook", reminders: false,
+          digest: weekly mon 09:00, lang: en}}
+routes:
+  - {{notify: [hook]}}
+""", "preview-config.yaml")
+
+    shown = preview_messages(loaded, settings, date(2024, 6, 1), date(2024, 6, 14))
+    assert [(s.message.key, s.due_local.date()) for s in shown] == [
+        ("digest/2024-06-03/weekly/hook", date(2024, 6, 3)),
+        ("digest/2024-06-10/weekly/hook", date(2024, 6, 7))]
+    empty, forms = (s.message for s in shown)
+    assert empty.title == "Policy digest: nothing due 2024-06-03 – 2024-06-10"
+    assert forms.title == "Policy digest 2024-06-10 – 2024-06-17: 2 items"
+    assert sorted(item.event for item in forms.items) == ["form-a", "form-b"]
+    assert "13 days left" in forms.text  # counted from Friday the 7th
+
+    store = Store.open("sqlite://")
+    apply_timeline(store, settings, loaded, BEFORE)
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook",
+                                        "lang": "en"}, client)}
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=BEFORE)
+    assert await dispatcher.run_due() == 2
+
+    sent = {r.headers["webhook-id"]: r.json() for r in receiver.requests}
+    assert {key: body["title"] for key, body in sent.items()} == {
+        s.message.key: s.message.title for s in shown}
+    store.close()

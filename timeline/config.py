@@ -147,6 +147,12 @@ class Settings(_Strict):
     routes: list[Route] = [Route(notify=["console"])]
     source: str = "(defaults)"
 
+    def lang_of(self, notifier: str) -> Literal["zh", "en"]:
+        """The language a notifier's messages speak: its own `lang`, else the deployment's."""
+        entry = self.notifiers.get(notifier)
+        own = entry.options.get("lang") if entry is not None else None
+        return own if own in ("zh", "en") else self.lang
+
     @property
     def feed_url(self) -> str:
         base = self.server.base_url or f"http://{self.server.host}:{self.server.port}"

@@ -31,14 +31,12 @@ from timeline.loader import LoadedTimeline
 from timeline.messages import (
     ReminderLine,
     change_message,
-    digest_message,
     keys_digest,
     message_key,
     missed_message,
-    planned_line,
+    planned_digest,
     reminder_message,
 )
-from timeline.plan import digest_slot, plan_reminders
 from timeline.store import Delivery, Outcome, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
@@ -532,11 +530,6 @@ class Dispatcher:
                     len(keys))
 
     # ── rendering ────────────────────────────────────────────────────────────────────
-    def _lang(self, notifier: str) -> Any:
-        plugin = self.notifiers.get(notifier)
-        lang = getattr(plugin.settings, "lang", None) if plugin else None
-        return lang or self.settings.lang
-
     def _line(self, row: Delivery, loaded: LoadedTimeline) -> ReminderLine | None:
         payload = row.payload or {}
         try:
@@ -554,7 +547,7 @@ class Dispatcher:
     def render(self, batch: _Batch) -> Message | None:
         snapshot = self.source.snapshot()
         loaded = snapshot.loaded
-        lang = self._lang(batch.notifier)
+        lang = self.settings.lang_of(batch.notifier)
         feed_url = self.settings.feed_url
         base_url = self.settings.server.base_url
         # The day it goes out, which for a batch rendered ahead may be tomorrow.
@@ -597,30 +590,10 @@ class Dispatcher:
         return render_feed(loaded, revisions=revisions, lang=lang, event_ids=ids)
 
     def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any) -> Message:
-        entry = self.settings.notifiers[row.notifier]
-        assert entry.digest is not None
         first_day = (row.payload or {}).get("occurrence")
-        slot = digest_slot(self.settings, entry, date.fromisoformat(first_day) if first_day
-                           else row.due_at.astimezone(self.tz).date())
-        start, end = slot.start, slot.end
-        routed = self.settings.model_copy(update={
-            "notifiers": {row.notifier: entry.model_copy(update={"reminders": True,
-                                                                  "digest": None})}})
-        # The plan of a settings copy holding only this notifier is already routed to it;
-        # one line per occurrence, however many lead times fall in the period.
-        lines = []
-        seen = set()
-        for item in plan_reminders(loaded, routed, start, end):
-            if (item.event_id, item.occurrence) not in seen:
-                seen.add((item.event_id, item.occurrence))
-                lines.append(planned_line(item, loaded.timeline))
-        # The digest speaks of its own period and counts days from the day it was due to go
-        # out, also when it goes out late after downtime (or early, before a holiday).
-        return digest_message(row.key, lines, today=slot.send_at.astimezone(self.tz).date(),
-                              since=start.astimezone(self.tz).date(),
-                              until=end.astimezone(self.tz).date(), lang=lang,
-                              feed_url=self.settings.feed_url,
-                              base_url=self.settings.server.base_url)
+        return planned_digest(row.key, loaded, self.settings, row.notifier,
+                              date.fromisoformat(first_day) if first_day
+                              else row.due_at.astimezone(self.tz).date(), lang=lang)
 
     # ── sending and recording ────────────────────────────────────────────────────────
     async def _attempt(self, batch: _Batch) -> SendResult:

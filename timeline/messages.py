@@ -11,13 +11,16 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from notifiers.base import Message, MessageItem, MessageKind
+from timeline.config import Settings
 from timeline.durations import format_lead
 from timeline.formatting import Lang, format_when
+from timeline.loader import LoadedTimeline
 from timeline.model import Story, Timeline
 from timeline.occurrences import AnyEvent
-from timeline.plan import PlannedReminder
+from timeline.plan import PlannedReminder, digest_items, digest_slot
 
 __all__ = ["ReminderLine", "change_message", "digest_message", "keys_digest", "message_key",
            "missed_message", "planned_line", "reminder_message", "test_message"]
@@ -181,6 +184,24 @@ def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, unti
                    text=message.text.replace(old, headline, 1),
                    markdown=message.markdown.replace(old, headline, 1), lang=lang,
                    items=message.items, links=message.links)
+
+
+def planned_digest(key: str, loaded: LoadedTimeline, settings: Settings, notifier: str,
+                   first_day: date, *, lang: Lang) -> Message:
+    """The digest the plan keyed by `first_day` for `notifier` (daemon and preview alike)."""
+    entry = settings.notifiers.get(notifier)
+    if entry is None or entry.digest is None:
+        raise ValueError(f"notifier {notifier!r} has no digest configured any more")
+    slot = digest_slot(settings, entry, first_day)
+    lines = [planned_line(item, loaded.timeline)
+             for item in digest_items(loaded, settings, notifier, slot)]
+    tz = ZoneInfo(settings.timezone)
+    # It speaks of its own period and counts days from the day it was due to go out, also
+    # when it goes out late after downtime (or early, before a holiday).
+    return digest_message(key, lines, today=slot.send_at.astimezone(tz).date(),
+                          since=slot.start.astimezone(tz).date(),
+                          until=slot.end.astimezone(tz).date(), lang=lang,
+                          feed_url=settings.feed_url, base_url=settings.server.base_url)
 
 
 def change_message(key: str, event: AnyEvent, story: Story, old: str, new: str, *,

@@ -21,8 +21,8 @@ from timeline.model import Deadline, Happening, Recurring, Window, localize
 from timeline.occurrences import AnyEvent
 from timeline.workdays import day_info
 
-__all__ = ["DigestSlot", "PlannedReminder", "digest_slot", "digest_slots", "notifiers_for",
-           "plan_reminders"]
+__all__ = ["DigestSlot", "PlannedReminder", "digest_items", "digest_slot", "digest_slots",
+           "notifiers_for", "plan_reminders"]
 
 Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
 # More than the longest run of days off in China's calendar (Spring Festival: 8-9 days).
@@ -235,6 +235,24 @@ def digest_slots(settings: Settings, entry: NotifierEntry, first: datetime,
 def digest_slot(settings: Settings, entry: NotifierEntry, first_day: date) -> DigestSlot:
     """The digest keyed by `first_day`, as the plan made it."""
     return next(_slots_from(settings, entry, first_day))
+
+
+def digest_items(loaded: LoadedTimeline, settings: Settings, notifier: str,
+                 slot: DigestSlot) -> list[PlannedReminder]:
+    """What a notifier's digest lists: the reminders routed to it that fall due in the
+    slot's period (also with `reminders: false`), one per occurrence however many of its
+    lead times fall in the period."""
+    entry = settings.notifiers[notifier]
+    # A settings copy holding only this notifier, sending reminders: its plan is routed.
+    routed = settings.model_copy(update={"notifiers": {notifier: entry.model_copy(
+        update={"reminders": True, "digest": None})}})
+    items = []
+    seen = set()
+    for item in plan_reminders(loaded, routed, slot.start, slot.end - timedelta(microseconds=1)):
+        if (item.event_id, item.occurrence) not in seen:
+            seen.add((item.event_id, item.occurrence))
+            items.append(item)
+    return items
 
 
 def _digests(settings: Settings, first: datetime, last: datetime) -> Iterator[PlannedReminder]:

@@ -20,7 +20,13 @@ from notifiers.base import Message, SendResult
 from notifiers.registry import build
 from timeline.config import Settings
 from timeline.loader import LoadedTimeline
-from timeline.messages import message_key, planned_line, reminder_message, test_message
+from timeline.messages import (
+    message_key,
+    planned_digest,
+    planned_line,
+    reminder_message,
+    test_message,
+)
 from timeline.plan import PlannedReminder, plan_reminders
 
 __all__ = ["PreviewItem", "preview_messages", "send_test"]
@@ -46,14 +52,21 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
     wanted = set(only)
     groups: dict[tuple[datetime, str], list[PlannedReminder]] = defaultdict(list)
+    out = []
     for item in plan_reminders(loaded, settings, start, end - timedelta(microseconds=1)):
-        if item.anchor == "digest" or (wanted and item.notifier not in wanted):
+        if wanted and item.notifier not in wanted:
+            continue
+        if item.anchor == "digest":
+            message = planned_digest(item.key, loaded, settings, item.notifier,
+                                     item.occurrence,  # type: ignore[arg-type]
+                                     lang=settings.lang_of(item.notifier))
+            out.append(PreviewItem(item.notifier, item.due_at, item.due_at.astimezone(tz),
+                                   message))
             continue
         entry = settings.notifiers[item.notifier]
         minute = item.due_at.replace(second=0, microsecond=0)
         groups[(minute, item.notifier if entry.group else item.key)].append(item)
-    out = []
-    for (minute, _), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (minute, _), items in groups.items():
         notifier = items[0].notifier
         limit = settings.notifiers[notifier].group_max
         for i in range(0, len(items), limit):
@@ -61,10 +74,11 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
             today = minute.astimezone(tz).date()
             lines = [planned_line(p, loaded.timeline) for p in chunk]
             message = reminder_message(message_key([p.key for p in chunk]), lines,
-                                       today=today, lang=settings.lang,
+                                       today=today, lang=settings.lang_of(notifier),
                                        feed_url=settings.feed_url,
                                        base_url=settings.server.base_url)
             out.append(PreviewItem(notifier, minute, minute.astimezone(tz), message))
+    out.sort(key=lambda item: (item.due_at, item.notifier))  # stable: chunks stay in order
     return out
 
 
@@ -74,7 +88,7 @@ def send_test(settings: Settings, name: str) -> SendResult:
         async with httpx.AsyncClient(timeout=20.0) as client:
             notifier = build(name, {"type": entry.type, **entry.options}, client)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            message = test_message(f"test/{stamp}/{name}", name, lang=settings.lang,
+            message = test_message(f"test/{stamp}/{name}", name, lang=settings.lang_of(name),
                                    feed_url=settings.feed_url)
             return await notifier.send(message)
 
