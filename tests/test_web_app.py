@@ -20,6 +20,7 @@ import timeline.feed
 import timeline.web.app
 from timeline.feed import Revision, render_feed
 from timeline.loader import LoadedTimeline, parse_timeline
+from timeline.store import Store
 from timeline.web import TimelineSource, create_app
 from timeline.web.feeds import FeedCache, FeedKey
 from timeline.web.openapi import openapi
@@ -239,6 +240,31 @@ async def test_feed_rendered_once_per_version(
     assert rendered == ["diesel-window-1"]
     assert r.headers["last-modified"] == "Sat, 01 Jun 2024 08:30:00 GMT"
     assert b"SEQUENCE:3" in r.content
+
+
+async def test_an_event_leaving_the_feed_moves_last_modified(
+        source: TimelineSource, client: httpx.AsyncClient) -> None:
+    # As the daemon publishes a reload: the store's revisions and its last change.
+    store = Store.open("sqlite://")
+    t1, t2 = datetime(2024, 6, 1, 8, 0, tzinfo=UTC), datetime(2024, 6, 2, 8, 0, tzinfo=UTC)
+    store.sync_events(source.loaded, t1)
+    source.update(source.loaded, store.revisions(), store.last_change())
+    first = await client.get("/calendar.ics", headers=IDENTITY)
+    assert first.headers["last-modified"] == "Sat, 01 Jun 2024 08:00:00 GMT"
+
+    loaded = source.loaded
+    gone = "marriage-guidance-issued"
+    fewer = LoadedTimeline(loaded.timeline.model_copy(update={"events": [
+        e for e in loaded.timeline.events if e.id != gone]}), loaded.rules, loaded.source,
+        loaded.fingerprints)
+    store.sync_events(fewer, t2)
+    source.update(fewer, store.revisions(), store.last_change())
+    # Only an event left it; no event in it is newer than t1.
+    again = await client.get("/calendar.ics", headers={
+        **IDENTITY, "if-modified-since": first.headers["last-modified"]})
+    assert again.status_code == 200
+    assert again.headers["last-modified"] == "Sun, 02 Jun 2024 08:00:00 GMT"
+    store.close()
 
 
 def test_feed_cache_keeps_only_the_current_version(loaded: LoadedTimeline,

@@ -155,7 +155,8 @@ class Daemon:
             summary = await asyncio.to_thread(apply_timeline, self.store, self.settings,
                                               loaded, datetime.now(UTC))
             revisions = await asyncio.to_thread(self.store.revisions)
-            self.source.update(loaded, revisions)
+            changed_at = await asyncio.to_thread(self.store.last_change)
+            self.source.update(loaded, revisions, changed_at)
         _settle_heap()
         log.info("%s %s: %d events, %d new reminder(s) planned, %d change notice(s), "
                  "%d cancelled", "loaded" if first_start else "reloaded", loaded.source,

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from timeline.store._base import StoreBase
 from timeline.store._records import EventChange, utc
@@ -82,6 +82,12 @@ class EventsMixin(StoreBase):
             if updates:
                 conn.execute(_UPDATE, updates)
         return changes
+
+    def last_change(self) -> datetime | None:
+        """When any event last changed, was added or was removed (None: no events yet)."""
+        with self._read() as conn:
+            newest = conn.execute(select(func.max(events.c.modified))).scalar()
+        return utc(newest) if newest is not None else None
 
     def revisions(self) -> dict[str, Revision]:
         """Sequence and last-modified time of every event still in the file."""

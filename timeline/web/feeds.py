@@ -130,10 +130,13 @@ class FeedCache:
 
 
 def last_modified(snapshot: Snapshot, key: FeedKey) -> datetime | None:
-    """The newest revision time among the feed's events (whole seconds, as HTTP dates are)."""
+    """The newest revision time among the feed's events, or of the last change to the
+    timeline when the store knows it (whole seconds, as HTTP dates are). An event that left
+    the feed (removed, or no longer tagged) changed it too, and a client asking only
+    If-Modified-Since must not be told 304 then."""
     timeline = snapshot.loaded.timeline
     stories = {s.id: s for s in timeline.stories}
-    newest: datetime | None = None
+    newest: datetime | None = snapshot.changed_at
     for event in timeline.events:
         if not matches(event, key.tags, key.stories):
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 
 from timeline.feed import Revision
@@ -26,6 +27,9 @@ class Snapshot:
     loaded: LoadedTimeline
     revisions: Mapping[str, Revision]
     version: int
+    # When an event last changed, came or went, by the store: what the events in a feed
+    # cannot tell, that one left it.
+    changed_at: datetime | None = None
 
     # Worked out once per version, not per request: every feed request checks its filter.
     @cached_property
@@ -46,12 +50,13 @@ class TimelineSource:
         self._snapshot = Snapshot(loaded, dict(revisions or {}), 1)
 
     def update(self, loaded: LoadedTimeline,
-               revisions: Mapping[str, Revision] | None = None) -> int:
+               revisions: Mapping[str, Revision] | None = None,
+               changed_at: datetime | None = None) -> int:
         """Publish a newly loaded timeline; returns the new version."""
         with self._lock:
             version = self._snapshot.version + 1
             # Copy the mapping: the caller may keep mutating its own dict.
-            self._snapshot = Snapshot(loaded, dict(revisions or {}), version)
+            self._snapshot = Snapshot(loaded, dict(revisions or {}), version, changed_at)
             return version
 
     def snapshot(self) -> Snapshot:
