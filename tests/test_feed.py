@@ -542,3 +542,27 @@ def test_english_falls_back_to_the_chinese_text_where_none_is_written(events_pat
     calendar = icalendar.Calendar.from_ical(render_feed(loaded, lang="en"))
     opens = str(by_uid(calendar)["diesel-window-1"]["DESCRIPTION"])
     assert "Opens: 自工作方案发布之日起（约2024年4月）" in opens
+
+
+def test_a_time_given_with_another_offset_reads_as_the_events_wall_clock() -> None:
+    from timeline.web.page import render_page
+    from timeline.web.source import TimelineSource
+
+    loaded = parse_timeline("""
+stories:
+  - {id: s, title: 报道, source: {newspaper: 报}, published: 2024-05-01}
+events:
+  - {id: utc-deadline, story: s, kind: deadline, title: 截止, source: 原文,
+     due: "2024-06-01T20:00:00+00:00"}
+  - {id: all-day, story: s, kind: deadline, title: 全天截止, source: 原文, due: 2024-06-02}
+""")
+    event = loaded.timeline.event("utc-deadline")
+    assert event.due == datetime(2024, 6, 2, 4, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert str(event.due.tzinfo) == "Asia/Shanghai"
+    vevent = by_uid(icalendar.Calendar.from_ical(render_feed(loaded)))["utc-deadline"]
+    assert "(2024-06-02 04:00)" in str(vevent["DESCRIPTION"])
+    page = render_page(TimelineSource(loaded).snapshot(), today=date(2024, 5, 31), lang="zh",
+                       base_url="http://test/")
+    assert "2024-06-02 04:00" in page and "2024-06-01 20:00" not in page
+    # A timed and an all-day deadline in one story: the chart orders them (it raised).
+    assert page.index("截止 · 2024-05-01 – 2024-06-02") < page.index("全天截止 · 2024-06-02")

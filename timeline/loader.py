@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from timeline.errors import Problem, ValidationFailed
-from timeline.model import EVENT_KINDS, Event, Recurring, Story, Timeline, Window
+from timeline.model import EVENT_KINDS, Event, Recurring, Story, Timeline, Window, localize
 from timeline.recurrence import Rule, RuleError, build_rule
 from timeline.yamlfile import YamlDoc, YamlPath, locate, pydantic_message, read_yaml
 
@@ -25,6 +25,7 @@ __all__ = ["LoadedTimeline", "load_timeline", "parse_timeline"]
 _EVENT = TypeAdapter(Event)
 _STORY = TypeAdapter(Story)
 _TOP_KEYS = {"timezone", "stories", "events"}
+_TIMED_FIELDS = ("due", "start", "end", "date")
 
 
 class LoadedTimeline:
@@ -134,7 +135,7 @@ def _cross_check(stories: list[tuple[int, Story]], events: list[tuple[int, Any]]
             if type(start) is not type(end):
                 report("events", index, end_field,
                        f"{start_field} and {end_field} must both be dates or both date-times")
-            elif _naive(end) < _naive(start):
+            elif end < start:  # timed ones are aware by now, in the event's zone
                 report("events", index, end_field,
                        f"{end_field} {end} is before {start_field} {start}")
         if isinstance(event, Window) and event.start is None and not event.start_label:
@@ -151,8 +152,17 @@ def _cross_check(stories: list[tuple[int, Story]], events: list[tuple[int, Any]]
     return rules
 
 
-def _naive(value: Any) -> Any:
-    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+def _in_own_zone(event: Any, tz_name: str) -> Any:
+    """The event with its timed values as aware times in its own zone (a naive one read in
+    it, one with another offset converted to it), so that every reader (page, feed text,
+    timeline chart) shows the wall-clock time of the place, as DTSTART and the plan do."""
+    tz = event.zone(tz_name)
+    update = {name: localize(value, tz) for name in _TIMED_FIELDS
+              if isinstance(value := getattr(event, name, None), datetime)}
+    if isinstance(event, Recurring) and any(isinstance(d, datetime) for d in event.except_):
+        update["except_"] = [localize(d, tz) if isinstance(d, datetime) else d
+                             for d in event.except_]
+    return event.model_copy(update=update) if update else event
 
 
 def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
@@ -179,7 +189,8 @@ def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
                                 _message(exc.errors()[0])))
         tz_name = "Asia/Shanghai"
     stories = _validate_items("stories", _STORY, doc, problems)
-    events = _validate_items("events", _EVENT, doc, problems)
+    events = [(index, _in_own_zone(event, tz_name))
+              for index, event in _validate_items("events", _EVENT, doc, problems)]
     rules = _cross_check(stories, events, doc, tz_name, problems)
     if problems:
         raise ValidationFailed(problems)

@@ -62,6 +62,13 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _due_order(event: Deadline) -> tuple[date, int, float]:
+    """By day, and on one day timed deadlines by their time before an all-day one (which
+    runs to the day's end): a date and a datetime do not compare."""
+    due = event.due
+    return (_day(due), 0, due.timestamp()) if isinstance(due, datetime) else (due, 1, 0.0)
+
+
 def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list[_Row]:
     published = _day(story.published)
     events = [e for e in loaded.timeline.events if e.story == story.id]
@@ -69,7 +76,7 @@ def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list
     # Deadlines of one story read as consecutive phases: each runs from the day after the
     # previous one (the first from the story's publication) to its own due day.
     phase_start = published
-    for event in sorted((e for e in events if isinstance(e, Deadline)), key=lambda e: e.due):
+    for event in sorted((e for e in events if isinstance(e, Deadline)), key=_due_order):
         due = _day(event.due)
         rows.append(_Row(event, min(phase_start, due), due, mark=due))
         phase_start = due + timedelta(days=1)
