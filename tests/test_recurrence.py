@@ -233,3 +233,19 @@ events:
     assert [s.astimezone(NEW_YORK).date() for s in starts] == expected_days
     assert {s.astimezone(NEW_YORK).time() for s in starts} == {time(9, 0)}
     assert {s.astimezone(UTC).hour for s in starts} == {13, 14}  # EST then EDT
+
+
+def test_a_timed_occurrence_running_past_midnight_is_listed_on_the_next_day() -> None:
+    from timeline.loader import parse_timeline
+    from timeline.occurrences import iter_occurrences
+
+    loaded = parse_timeline("""
+stories:
+  - {id: s, title: 报道, source: {newspaper: 报}, published: 2025-01-01}
+events:
+  - {id: late, story: s, kind: recurring, title: 夜班, source: 原文, weekdays: [sun],
+     start: "2025-01-05T23:30:00", end: 2025-03-01, duration: 2h}
+""")
+    [listed] = iter_occurrences(loaded, date(2025, 1, 6), date(2025, 1, 7))
+    assert listed.start == datetime(2025, 1, 5, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert listed.end == listed.start + timedelta(hours=2)

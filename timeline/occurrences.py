@@ -106,7 +106,9 @@ def _recurring(event: Recurring, loaded: LoadedTimeline, first: date,
                last: date) -> Iterator[Occurrence]:
     rule = loaded.rules[event.id]
     length = default_duration(rule, event)
-    for start in rule.between(first - length, last):
+    # Start far enough back for one that began before `first` and lasts into it; in whole
+    # days, as `first` is a date (a date minus two hours is the same date).
+    for start in rule.between(first - timedelta(days=-(-length // timedelta(days=1))), last):
         day = start.date() if isinstance(start, datetime) else start
         estimated = rule.skip_cn_holidays and is_estimated(day)
         if rule.all_day:
