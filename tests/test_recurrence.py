@@ -236,7 +236,6 @@ events:
 
 
 def test_a_timed_occurrence_running_past_midnight_is_listed_on_the_next_day() -> None:
-    from timeline.loader import parse_timeline
     from timeline.occurrences import iter_occurrences
 
     loaded = parse_timeline("""
