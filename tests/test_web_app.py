@@ -267,6 +267,24 @@ async def test_an_event_leaving_the_feed_moves_last_modified(
     store.close()
 
 
+def test_a_story_or_zone_edit_reaches_the_cached_feed(loaded: LoadedTimeline,
+                                                      events_path: Path) -> None:
+    source, cache = TimelineSource(loaded), FeedCache()
+    before = cache.get_sync(source.snapshot(), FeedKey())
+    # The story's title is in each of its events' descriptions.
+    source.update(edited_timeline(events_path, "title: 南川工业园区零碳园区建设全面启动",
+                                  "title: 南川零碳园区建设启动"))
+    after = cache.get_sync(source.snapshot(), FeedKey())
+    assert after.etag != before.etag
+    assert "南川零碳园区建设启动".encode() in after.body
+    assert "南川工业园区零碳园区建设全面启动".encode() not in after.body
+    source.update(edited_timeline(events_path, "timezone: Asia/Shanghai",
+                                  "timezone: Asia/Urumqi"))
+    zoned = cache.get_sync(source.snapshot(), FeedKey())
+    assert b"X-WR-TIMEZONE:Asia/Urumqi" in zoned.body
+    assert zoned.body.count(b"Asia/Shanghai") == 0
+
+
 def test_feed_cache_keeps_only_the_current_version(loaded: LoadedTimeline,
                                                    events_path: Path) -> None:
     source, cache = TimelineSource(loaded), FeedCache(max_entries=3)

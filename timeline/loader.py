@@ -32,8 +32,9 @@ class LoadedTimeline:
     """A validated Timeline plus what loading learned.
 
     `rules` holds each recurring item's Rule; `fingerprints` a digest per event of everything
-    that shapes it (its own YAML, plus the window a recurring item lies `within`), so caches
-    and the store can tell a changed event from an unchanged one without comparing models.
+    that shapes it (its own YAML, its story's, its zone, the window a recurring item lies
+    `within`), so caches and the store can tell a changed event from an unchanged one
+    without comparing models.
     """
 
     def __init__(self, timeline: Timeline, rules: dict[str, Rule], source: str,
@@ -44,19 +45,24 @@ class LoadedTimeline:
         self.fingerprints = fingerprints or {}
 
 
-def _fingerprints(raw_events: list[Any], timeline: Timeline) -> dict[str, str]:
-    own = {
-        item["id"]: hashlib.sha256(
-            json.dumps(item, sort_keys=True, ensure_ascii=False, default=str).encode()
-        ).hexdigest()[:16]
-        for item in raw_events
-    }
+def _digest(item: Any) -> str:
+    text = json.dumps(item, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _fingerprints(raw_stories: list[Any], raw_events: list[Any],
+                  timeline: Timeline) -> dict[str, str]:
+    """Per event, a digest of everything its calendar entry is made of: its own YAML, its
+    story's (title and newspaper are in its description), the zone its times are read in,
+    and for a recurring item the window it lies `within`."""
+    own = {item["id"]: _digest(item) for item in raw_events}
+    stories = {item["id"]: _digest(item) for item in raw_stories}
     out = {}
     for event in timeline.events:
-        digest = own[event.id]
+        parts = [own[event.id], stories[event.story], event.timezone or timeline.timezone]
         if isinstance(event, Recurring) and event.within:
-            digest = hashlib.sha256(f"{digest}:{own[event.within]}".encode()).hexdigest()[:16]
-        out[event.id] = digest
+            parts.append(own[event.within])
+        out[event.id] = hashlib.sha256(":".join(parts).encode()).hexdigest()[:16]
     return out
 
 
@@ -196,7 +202,8 @@ def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
         raise ValidationFailed(problems)
     timeline = Timeline(timezone=tz_name, stories=[s for _, s in stories],
                         events=[e for _, e in events])
-    return LoadedTimeline(timeline, rules, file, _fingerprints(data["events"], timeline))
+    return LoadedTimeline(timeline, rules, file,
+                          _fingerprints(data["stories"], data["events"], timeline))
 
 
 def load_timeline(path: str | Path) -> LoadedTimeline:
