@@ -14,6 +14,7 @@ import recurring_ical_events
 from timeline.feed import render_feed
 from timeline.loader import parse_timeline
 from timeline.model import Recurring, Window
+from timeline.occurrences import iter_occurrences
 from timeline.recurrence import HORIZON_YEARS, RuleError, add_years, build_rule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -158,6 +159,27 @@ def test_open_ended_exdates_stop_at_the_horizon() -> None:
                                 **{"except": ["cn-holidays"]}), no_windows, SHANGHAI)
     assert rule.exdates() == [date(2024 + n, 10, 1) for n in range(HORIZON_YEARS + 1)]
     assert rule.between(date(2024, 1, 1), date(2030, 12, 31)) == []
+    # Years later the horizon has moved with the years: still ten years ahead.
+    assert rule.exdates(this_year=2040)[-1] == date(2040 + HORIZON_YEARS, 10, 1)
+    assert rule.exdates(this_year=2023) == rule.exdates()  # the start decides then
+
+
+def test_the_feed_of_an_old_open_ended_rule_skips_this_years_holidays() -> None:
+    loaded = parse_timeline("""
+stories:
+  - {id: s, title: 报道, source: {newspaper: 报}, published: 2015-01-01}
+events:
+  - {id: office, story: s, kind: recurring, title: 办公, source: 原文,
+     weekdays: [tue, fri], start: 2015-01-02, except: [cn-holidays]}
+""")
+    for year in (2025, 2026):
+        calendar = icalendar.Calendar.from_ical(render_feed(loaded, this_year=year))
+        listed = {o.start for o in iter_occurrences(loaded, date(year, 1, 1),
+                                                    date(year, 12, 31))}
+        fed = {e["DTSTART"].dt for e in recurring_ical_events.of(calendar).between(
+            (year, 1, 1), (year + 1, 1, 1))}
+        assert fed == listed
+        assert date(year, 10, 3) not in fed  # National Day week
 
 
 def test_a_leap_day_rule_neither_crashes_nor_invents_days() -> None:
@@ -236,8 +258,6 @@ events:
 
 
 def test_a_timed_occurrence_running_past_midnight_is_listed_on_the_next_day() -> None:
-    from timeline.occurrences import iter_occurrences
-
     loaded = parse_timeline("""
 stories:
   - {id: s, title: 报道, source: {newspaper: 报}, published: 2025-01-01}

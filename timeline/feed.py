@@ -30,7 +30,7 @@ from timeline.model import (
     localize,
 )
 from timeline.occurrences import AnyEvent, matches
-from timeline.recurrence import HORIZON_YEARS, Rule, default_duration
+from timeline.recurrence import Rule, default_duration, horizon_end
 from timeline.workdays import is_estimated
 
 __all__ = ["FeedRenderer", "Revision", "default_revision", "render_feed"]
@@ -87,7 +87,8 @@ def _summary(event: AnyEvent, lang: Lang) -> str:
     return title + precision_suffix(event.precision, lang)
 
 
-def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -> str:
+def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang,
+                 this_year: int | None = None) -> str:
     text = _TEXT[lang]
     body = event.in_lang("description", lang)
     parts = [body] if body else []
@@ -104,15 +105,15 @@ def _description(event: AnyEvent, story: Story, rule: Rule | None, lang: Lang) -
     parts.append(f"{text['story']}: {story_title} — {story.source.newspaper}, "
                  f"{format_when(story.published, story.published_precision, lang)}")
     if rule is not None and rule.skip_cn_holidays:
-        first_estimated = _first_estimated_year(rule)
+        first_estimated = _first_estimated_year(rule, this_year)
         if first_estimated is not None:
             parts.append(text["estimated"].format(year=first_estimated))
     return "\n".join(parts)
 
 
-def _first_estimated_year(rule: Rule) -> int | None:
+def _first_estimated_year(rule: Rule, this_year: int | None = None) -> int | None:
     start = rule.dtstart.date() if isinstance(rule.dtstart, datetime) else rule.dtstart
-    last_year = rule.last_day.year if rule.last_day else start.year + HORIZON_YEARS
+    last_year = (rule.last_day or horizon_end(start, this_year)).year
     for year in range(start.year, last_year + 1):
         if is_estimated(date(year, 1, 1)):
             return year
@@ -134,7 +135,8 @@ def _all_day_trigger(lead: timedelta, days_after_anchor: int = 0) -> timedelta:
     return -lead - timedelta(days=days_after_anchor) + ALL_DAY_ALARM_AT
 
 
-def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str) -> bool:
+def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str,
+               this_year: int | None = None) -> bool:
     """DTSTART/DTEND (and RRULE/EXDATE); returns whether the item is all-day."""
     tz = event.zone(tz_name)
     if rule is not None:
@@ -144,7 +146,7 @@ def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str)
         length = default_duration(rule, event)
         vevent.add("dtend", start + length)
         vevent.add("rrule", vRecur.from_ical(rule.rrule))
-        exdates = rule.exdates()
+        exdates = rule.exdates(this_year)
         if exdates:
             vevent.add("exdate", exdates)
         return rule.all_day
@@ -184,8 +186,9 @@ def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str)
 
 
 def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Revision,
-                 tz_name: str, lang: Lang = "zh") -> bytes:
-    """One VEVENT, as bytes; deterministic for the same inputs."""
+                 tz_name: str, lang: Lang = "zh", this_year: int | None = None) -> bytes:
+    """One VEVENT, as bytes; deterministic for the same inputs. `this_year` moves the
+    holidays an open-ended recurring item skips along (see Rule.exdates)."""
     vevent = VEvent()
     vevent.add("uid", f"{event.id}@{UID_DOMAIN}")
     vevent.add("dtstamp", revision.modified)
@@ -193,12 +196,12 @@ def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Rev
     vevent.add("sequence", revision.sequence)
     summary = _summary(event, lang)
     vevent.add("summary", summary)
-    vevent.add("description", _description(event, story, rule, lang))
+    vevent.add("description", _description(event, story, rule, lang, this_year))
     if event.tags:
         vevent.add("categories", list(event.tags))
     if event.url:
         vevent.add("url", event.url)
-    all_day = _add_times(vevent, event, rule, tz_name)
+    all_day = _add_times(vevent, event, rule, tz_name, this_year)
     vevent.add("transp", "TRANSPARENT")
     vevent.add("x-timeline-precision", event.precision.value)
     vevent.add("x-timeline-kind", event.kind)
@@ -230,17 +233,18 @@ class FeedRenderer:
     """Assembles feeds from per-event VEVENT bytes, re-rendering only changed events."""
 
     def __init__(self) -> None:
-        # (event id, fingerprint, revision, lang) -> (VEVENT bytes, TZID it uses or None)
-        self._blocks: dict[tuple[str, str, Revision, Lang], tuple[bytes, str | None]] = {}
+        # (event id, fingerprint, revision, lang, year) -> (VEVENT bytes, its TZID or None)
+        self._blocks: dict[tuple[str, str, Revision, Lang, int],
+                           tuple[bytes, str | None]] = {}
 
     def _block(self, loaded: LoadedTimeline, event: AnyEvent, story: Story, revision: Revision,
-               lang: Lang) -> tuple[bytes, str | None]:
-        key = (event.id, loaded.fingerprints.get(event.id, ""), revision, lang)
+               lang: Lang, this_year: int) -> tuple[bytes, str | None]:
+        key = (event.id, loaded.fingerprints.get(event.id, ""), revision, lang, this_year)
         cached = self._blocks.get(key)
         if cached is None:
             timeline = loaded.timeline
             block = render_event(event, story, loaded.rules.get(event.id),
-                                 revision, timeline.timezone, lang)
+                                 revision, timeline.timezone, lang, this_year)
             tzid = (event.timezone or timeline.timezone) if _is_timed(event, loaded) else None
             cached = self._blocks[key] = (block, tzid)
         return cached
@@ -248,12 +252,15 @@ class FeedRenderer:
     def forget(self, keep: Iterable[str]) -> None:
         """Drop cached blocks of events that no longer exist."""
         keep = set(keep)
-        self._blocks = {k: v for k, v in self._blocks.items() if k[0] in keep}
+        year = datetime.now(UTC).year  # last year's blocks are not served again either
+        self._blocks = {k: v for k, v in self._blocks.items() if k[0] in keep and k[4] >= year}
 
     def render(self, loaded: LoadedTimeline, *, tags: Iterable[str] = (),
                stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
-               lang: Lang = "zh", event_ids: Iterable[str] | None = None) -> bytes:
+               lang: Lang = "zh", event_ids: Iterable[str] | None = None,
+               this_year: int | None = None) -> bytes:
         timeline = loaded.timeline
+        this_year = this_year or datetime.now(UTC).year
         tags, stories = tuple(tags), tuple(stories)
         revisions = revisions or {}
         wanted = set(event_ids) if event_ids is not None else None
@@ -268,7 +275,8 @@ class FeedRenderer:
         tzids: set[str] = set()
         for event in events:
             revision = revisions.get(event.id) or default_of[event.story]
-            block, tzid = self._block(loaded, event, story_of[event.story], revision, lang)
+            block, tzid = self._block(loaded, event, story_of[event.story], revision, lang,
+                                      this_year)
             blocks.append(block)
             if tzid is not None:
                 tzids.add(tzid)
@@ -308,7 +316,8 @@ def _header(tz_name: str, tags: tuple[str, ...], stories: tuple[str, ...], lang:
 
 def render_feed(loaded: LoadedTimeline, *, tags: Iterable[str] = (),
                 stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
-                lang: Lang = "zh", event_ids: Iterable[str] | None = None) -> bytes:
+                lang: Lang = "zh", event_ids: Iterable[str] | None = None,
+                this_year: int | None = None) -> bytes:
     """A whole feed in one go (no cache kept): for the CLI, attachments and tests."""
     return FeedRenderer().render(loaded, tags=tags, stories=stories, revisions=revisions,
-                                 lang=lang, event_ids=event_ids)
+                                 lang=lang, event_ids=event_ids, this_year=this_year)

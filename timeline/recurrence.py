@@ -91,11 +91,20 @@ class Rule:
         naive = self._naive_rule()[0]
         return naive.date() if self.all_day else naive.replace(tzinfo=self.tz)
 
-    def exdates(self) -> list[date | datetime]:
-        """Occurrences the rule generates but the item skips (for the feed's EXDATE)."""
+    def exdates(self, this_year: int | None = None) -> list[date | datetime]:
+        """Occurrences the rule generates but the item skips (for the feed's EXDATE). An
+        open-ended rule has them listed HORIZON_YEARS past its start, or past `this_year`
+        when that is later: a rule started long ago still skips next year's holidays."""
         first = _day(self.dtstart)
-        last = self.last_day or add_years(first, HORIZON_YEARS)
+        last = self.last_day or horizon_end(first, this_year)
         return [s for s in self._candidates(first, last) if self.is_excluded(_day(s))]
+
+
+def horizon_end(first: date, this_year: int | None = None) -> date:
+    """How far an open-ended rule is spelled out: HORIZON_YEARS past its first day, or past
+    the end of `this_year` if that is later."""
+    end = add_years(first, HORIZON_YEARS)
+    return end if this_year is None else max(end, date(this_year + HORIZON_YEARS, 12, 31))
 
 
 def add_years(day: date, years: int) -> date:
