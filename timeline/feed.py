@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 
-from icalendar import Alarm, Calendar, Timezone, vRecur
+from icalendar import Alarm, Calendar, vRecur
 from icalendar import Event as VEvent
 
 from timeline import __version__
@@ -31,6 +30,7 @@ from timeline.model import (
 )
 from timeline.occurrences import AnyEvent, matches
 from timeline.recurrence import Rule, default_duration, horizon_end
+from timeline.vtimezone import vtimezone
 from timeline.workdays import is_estimated
 
 __all__ = ["FeedRenderer", "Revision", "default_revision", "render_feed"]
@@ -221,12 +221,6 @@ def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Rev
             alarm["description"] = f"{_TEXT[lang]['remind']}: {opens}"
             vevent.add_component(alarm)
     return vevent.to_ical()
-
-
-@lru_cache(maxsize=64)
-def vtimezone(tzid: str) -> bytes:
-    """A VTIMEZONE block; computing one scans decades of transitions (~40 ms), so once."""
-    return Timezone.from_tzid(tzid).to_ical()
 
 
 class FeedRenderer:
