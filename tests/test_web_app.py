@@ -314,6 +314,7 @@ async def test_page_zh(client: httpx.AsyncClient) -> None:
     assert "约还剩 590 天" in html  # a year-end deadline: approximate days
     assert "2025年底前" in html and "2025-12-31" not in html.split('id="stories"')[1]
     assert "2024-05-21（周二）" in html  # the next office day
+    assert "每周二、周五，节假日除外" in html
     assert '<svg xmlns="http://www.w3.org/2000/svg" id="chart"' in html
     assert 'id="today-line"' in html and "今天 2024-05-20" in html
     assert 'href="webcal://test/calendar.ics"' in html
@@ -336,6 +337,7 @@ async def test_page_en(client: httpx.AsyncClient) -> None:
     assert "From the work plan&#x27;s release (about April 2024) – 2024-05-31" in html
     assert "by the end of 2025" in html
     assert "Today 2024-05-20" in html
+    assert "every Tue, Fri, except public holidays" in html
     assert 'href="webcal://test/calendar.ics?lang=en"' in html
     assert 'href="webcal://test/feeds/tag/phase.ics?lang=en"' in html
     assert 'href="http://test/?lang=zh"' in html
@@ -541,3 +543,12 @@ async def test_500_leaks_no_traceback(source: TimelineSource,
     assert r.status_code == 500
     assert r.text == "Internal Server Error"
     assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_one_day_is_singular_in_english() -> None:
+    from timeline.web.text import t
+
+    assert t("days_left", "en", n=1) == "1 day left"
+    assert t("opens_in", "en", n=1) == "opens in 1 day"
+    assert t("days_left", "en", n=2) == "2 days left"
+    assert t("days_left", "zh", n=1) == "还剩 1 天"

@@ -95,7 +95,10 @@ def _rhythm(event: Recurring, lang: Lang) -> str:
     if event.weekdays:
         names = [WEEKDAYS[d][0 if zh else 1] for d in event.weekdays]
         days = "、".join(names) if zh else ", ".join(names)
-        text = f"{every or '每周'}{days}" if zh else f"{every or 'every'} {days}"
+        if zh:  # 每周二、周五; 每2周的周一、周五
+            text = f"每{days}" if every in ("", "每周") else f"{every}的{days}"
+        else:
+            text = f"{every or 'every'} {days}"
     elif every:
         text = every
     else:

@@ -80,6 +80,8 @@ WEEKDAYS: dict[str, tuple[str, str]] = {
 def t(key: str, lang: Lang, **values: object) -> str:
     zh, en = TEXT[key]
     text = zh if lang == "zh" else en
+    if lang == "en" and values.get("n") == 1:
+        text = text.replace("{n} days", "{n} day")  # "1 day left", "opens in 1 day"
     return text.format(**values) if values else text
 
 
