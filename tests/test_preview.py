@@ -99,3 +99,32 @@ routes:
     assert {key: body["title"] for key, body in sent.items()} == {
         s.message.key: s.message.title for s in shown}
     store.close()
+
+
+def test_a_reminder_about_another_zones_moment_speaks_of_the_readers_day() -> None:
+    # 20:00 in New York on Monday 30 November is 09:00 on Tuesday 1 December in Shanghai:
+    # the group reads the reminder sent at that moment as "today", not "a day ago".
+    loaded = parse_timeline(dedent("""
+        stories:
+          - {id: s, title: 报道, source: {newspaper: 报纸}, published: 2026-11-01}
+        events:
+          - {id: ny-call, story: s, kind: happening, title: 纽约电话会, title_en: New York call,
+             source: 原文, date: "2026-11-30T20:00:00", timezone: America/New_York,
+             reminders: [0m]}
+    """))
+    settings = parse_settings("""
+notifiers:
+  zh: {type: console}
+  en: {type: console, lang: en}
+routes:
+  - {notify: [zh, en]}
+""", "preview-config.yaml")
+    en, zh = (item.message for item in preview_messages(  # by notifier name
+        loaded, settings, date(2026, 11, 29), date(2026, 12, 3)))
+    assert zh.title == "【政策提醒】纽约电话会（就是今天）"
+    assert "日期：2026-12-01 09:00（周二；America/New_York 当地时间 2026-11-30 20:00），就是今天" \
+        in zh.text
+    assert en.title == "Policy reminder: New York call (today)"
+    assert "2026-12-01 09:00 (Tue; 2026-11-30 20:00 America/New_York time), today" in en.text
+    assert [item.days_left for item in zh.items] == [0]
+    assert [item.title for item in en.items] == ["New York call"]

@@ -542,7 +542,7 @@ class Dispatcher:
         return ReminderLine(key=row.key, event=event, story=loaded.timeline.story(event.story),
                             anchor=payload.get("anchor", "due"), occurrence=occurrence,
                             lead=payload.get("lead", ""), due=row.due_at,
-                            estimated=bool(payload.get("estimated")))
+                            estimated=bool(payload.get("estimated")), tz=self.tz)
 
     def render(self, batch: _Batch) -> Message | None:
         snapshot = self.source.snapshot()
@@ -570,7 +570,8 @@ class Dispatcher:
             for missed_key in payload.get("keys", []):
                 event_id = missed_key.split("/", 1)[0]
                 try:
-                    titles.append((missed_key, loaded.timeline.event(event_id).title))
+                    titles.append((missed_key,
+                                   loaded.timeline.event(event_id).in_lang("title", lang)))
                 except KeyError:
                     titles.append((missed_key, event_id))
             return missed_message(first.key, titles, lang=lang)

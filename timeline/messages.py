@@ -46,6 +46,24 @@ class ReminderLine:
     lead: str
     due: datetime
     estimated: bool = False
+    # The readers' zone (the deployment's): a timed item of another zone is shown and its
+    # days counted in it, so "today" means the readers' today.
+    tz: ZoneInfo | None = None
+
+    @property
+    def when(self) -> date | datetime:
+        """The occurrence as the readers' clock shows it."""
+        occurrence = self.occurrence
+        if isinstance(occurrence, datetime) and self.tz is not None:
+            return occurrence.astimezone(self.tz)
+        return occurrence
+
+    @property
+    def elsewhere(self) -> bool:
+        """A timed item whose own zone is not the readers'."""
+        occurrence = self.occurrence
+        return (isinstance(occurrence, datetime) and self.tz is not None
+                and occurrence.utcoffset() != occurrence.astimezone(self.tz).utcoffset())
 
 
 def keys_digest(keys: Iterable[str]) -> str:
@@ -60,12 +78,14 @@ def message_key(keys: Sequence[str]) -> str:
     return keys[0] if len(keys) == 1 else "group-" + keys_digest(keys)[:24]
 
 
-def planned_line(item: PlannedReminder, timeline: Timeline) -> ReminderLine:
+def planned_line(item: PlannedReminder, timeline: Timeline,
+                 tz: ZoneInfo | None = None) -> ReminderLine:
     """The line for a reminder straight from the plan (preview, digests)."""
     event = timeline.event(item.event_id)
     return ReminderLine(key=item.key, event=event, story=timeline.story(event.story),
                         anchor=item.anchor, occurrence=item.occurrence,
-                        lead=format_lead(item.lead), due=item.due_at, estimated=item.estimated)
+                        lead=format_lead(item.lead), due=item.due_at, estimated=item.estimated,
+                        tz=tz)
 
 
 def _title(event: AnyEvent, lang: Lang) -> str:
@@ -81,23 +101,33 @@ def days_left_text(days: int, lang: Lang) -> str:
         return "就是今天" if days == 0 else f"还有{days}天" if days > 0 else f"已过{-days}天"
     if days == 0:
         return "today"
-    return f"{days} day{'s' if days != 1 else ''} left" if days > 0 else f"{-days} days ago"
+    if days > 0:
+        return f"{days} day{'s' if days != 1 else ''} left"
+    return f"{-days} day{'s' if days != -1 else ''} ago"
 
 
 def _when(line: ReminderLine, lang: Lang) -> str:
-    text = format_when(line.occurrence, line.event.precision, lang)
-    day = _day(line.occurrence)
+    when = line.when
+    text = format_when(when, line.event.precision, lang)
     if line.event.precision.value == "day":
-        weekday = _WEEKDAYS[lang][day.weekday()]
-        text += f"（周{weekday}）" if lang == "zh" else f" ({weekday})"
+        weekday = _WEEKDAYS[lang][_day(when).weekday()]
+        if line.elsewhere:  # and its own wall clock, as the source gives it
+            own = line.occurrence
+            zone = getattr(own.tzinfo, "key", None) or own.strftime("UTC%z")  # type: ignore[union-attr]
+            local = format_when(own, line.event.precision, lang)
+            text += (f"（周{weekday}；{zone} 当地时间 {local}）" if lang == "zh"
+                     else f" ({weekday}; {local} {zone} time)")
+        else:
+            text += f"（周{weekday}）" if lang == "zh" else f" ({weekday})"
     return text
 
 
-def _item(line: ReminderLine, today: date, base_url: str | None) -> MessageItem:
+def _item(line: ReminderLine, today: date, base_url: str | None, lang: Lang) -> MessageItem:
     return MessageItem(
-        key=line.key, event=line.event.id, story=line.event.story, title=line.event.title,
+        key=line.key, event=line.event.id, story=line.event.story,
+        title=_title(line.event, lang),
         occurrence=line.occurrence, lead=line.lead, due=line.due,
-        days_left=(_day(line.occurrence) - today).days,
+        days_left=(_day(line.when) - today).days,
         url=line.event.url or (f"{base_url}/#{line.event.id}" if base_url else None),
         extra={"anchor": line.anchor, "precision": line.event.precision.value,
                "estimated": line.estimated})
@@ -105,7 +135,7 @@ def _item(line: ReminderLine, today: date, base_url: str | None) -> MessageItem:
 
 def _block(line: ReminderLine, today: date, lang: Lang, markdown: bool) -> list[str]:
     event, zh = line.event, lang == "zh"
-    days = (_day(line.occurrence) - today).days
+    days = (_day(line.when) - today).days
     anchor = _ANCHOR[lang].get(line.anchor, "")
     title = _title(event, lang)
     head = f"**{title}**" if markdown else title
@@ -137,7 +167,7 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
     zh = lang == "zh"
     first = lines[0]
     if len(lines) == 1:
-        days = (_day(first.occurrence) - today).days
+        days = (_day(first.when) - today).days
         headline = (f"【政策提醒】{_title(first.event, lang)}（{days_left_text(days, lang)}）"
                     if zh else f"Policy reminder: {_title(first.event, lang)} "
                                f"({days_left_text(days, lang)})")
@@ -158,7 +188,7 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
     markdown = "\n\n".join([f"### {headline}", _join(md_blocks, True),
                             *[f"[{label}]({url})" for label, url in links]])
     return Message(key=key, kind=kind, title=headline, text=text, markdown=markdown, lang=lang,
-                   items=tuple(_item(line, today, base_url) for line in lines),
+                   items=tuple(_item(line, today, base_url, lang) for line in lines),
                    links=tuple(links), ics=ics, late=late)
 
 
@@ -193,9 +223,9 @@ def planned_digest(key: str, loaded: LoadedTimeline, settings: Settings, notifie
     if entry is None or entry.digest is None:
         raise ValueError(f"notifier {notifier!r} has no digest configured any more")
     slot = digest_slot(settings, entry, first_day)
-    lines = [planned_line(item, loaded.timeline)
-             for item in digest_items(loaded, settings, notifier, slot)]
     tz = ZoneInfo(settings.timezone)
+    lines = [planned_line(item, loaded.timeline, tz)
+             for item in digest_items(loaded, settings, notifier, slot)]
     # It speaks of its own period and counts days from the day it was due to go out, also
     # when it goes out late after downtime (or early, before a holiday).
     return digest_message(key, lines, today=slot.send_at.astimezone(tz).date(),

@@ -72,7 +72,7 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
         for i in range(0, len(items), limit):
             chunk = items[i:i + limit]
             today = minute.astimezone(tz).date()
-            lines = [planned_line(p, loaded.timeline) for p in chunk]
+            lines = [planned_line(p, loaded.timeline, tz) for p in chunk]
             message = reminder_message(message_key([p.key for p in chunk]), lines,
                                        today=today, lang=settings.lang_of(notifier),
                                        feed_url=settings.feed_url,
