@@ -40,7 +40,7 @@ from tests.daemon_helpers import (
     write_events,
 )
 from tests.receiver import Reply
-from timeline.config import load_settings
+from timeline.config import Route, load_settings
 from timeline.daemon import Daemon, build_notifiers
 from timeline.dispatch import PREPARE_AHEAD, Dispatcher
 from timeline.loader import load_timeline
@@ -288,6 +288,29 @@ def test_restart_after_downtime_sends_late_and_reports_missed_once(
     assert again[0].id == gone_key
     poll(lambda: gone_key in in_state(config, "sent"), 5, "the retried one marked sent")
     assert daemon.stop() == 0
+
+
+def test_a_start_cancels_what_the_changed_configuration_no_longer_plans(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path],
+        daemons: Callable[..., DaemonProcess]) -> None:
+    config = setup()
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    write_events(tmp_path / "events.yaml", [deadline("route", due)])
+    # The previous run also routed it to a second notifier, since taken out of the config.
+    settings = load_settings(config)
+    before = settings.model_copy(update={
+        "notifiers": {**settings.notifiers,
+                      "gone": settings.notifiers["hook"].model_copy(update={"name": "gone"})},
+        "routes": [Route(notify=["hook", "gone"])]})
+    with Store.open(settings.store) as store:
+        apply_timeline(store, before, load_timeline(settings.events), datetime.now(UTC))
+    kept, dropped = key("route", due), key("route", due).replace("/hook", "/gone")
+    assert states(config) == {kept: "pending", dropped: "pending"}
+
+    daemon = daemons(config).start().ready()
+    poll(lambda: kept in in_state(config, "sent"), 10, "the reminder still routed, sent")
+    assert daemon.stop() == 0
+    assert states(config) == {kept: "sent", dropped: "cancelled"}  # not sent, not dead
 
 
 # ── signals ─────────────────────────────────────────────────────────────────────────────

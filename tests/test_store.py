@@ -265,6 +265,22 @@ def test_cancel_except(store: Store) -> None:
     assert store.keys(["sent"]) == {"c/1"}
 
 
+def test_cancel_unplanned_keeps_notices_and_what_lies_outside_the_span(store: Store) -> None:
+    reminder = {"anchor": "due", "occurrence": "2024-05-31", "lead": "7d"}
+    store.add_planned([
+        planned("a/2024-05-31/7d/old", T0, "a", "old", reminder),  # no longer routed
+        planned("a/2024-05-31/7d/park", T0, "a", "park", reminder),  # still planned
+        planned("a/change-1/old", T0, "a", "old", {"kind": "change", "old": "x", "new": "y"}),
+        planned("missed/abc/old", T0, "", "old", {"kind": "missed", "keys": []}),
+        planned("b/2024-04-01/7d/old", T0 - 10 * MIN, "b", "old", reminder),  # before it
+    ], now=T0)
+    keep = {"a/2024-05-31/7d/park"}
+    assert store.cancel_unplanned(keep, T0 - MIN, T0 + MIN, T0) == 1
+    assert store.keys(["cancelled"]) == {"a/2024-05-31/7d/old"}
+    assert store.keys(["pending"]) == {"a/2024-05-31/7d/park", "a/change-1/old",
+                                       "missed/abc/old", "b/2024-04-01/7d/old"}
+
+
 def test_a_cancelled_delivery_planned_again_is_revived(store: Store) -> None:
     store.add_planned([planned("a/1", T0, "a")], now=T0)
     store.cancel_except(["a"], set(), T0)

@@ -24,6 +24,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -152,8 +153,9 @@ class Daemon:
 
     async def _apply(self, loaded: LoadedTimeline, first_start: bool = False) -> None:
         async with self.dispatcher.replanning():
-            summary = await asyncio.to_thread(apply_timeline, self.store, self.settings,
-                                              loaded, datetime.now(UTC))
+            summary = await asyncio.to_thread(partial(
+                apply_timeline, self.store, self.settings, loaded, datetime.now(UTC),
+                configured=first_start))
             revisions = await asyncio.to_thread(self.store.revisions)
             changed_at = await asyncio.to_thread(self.store.last_change)
             self.source.update(loaded, revisions, changed_at)

@@ -78,15 +78,22 @@ def _dates_moved(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool
 
 
 def apply_timeline(store: Store, settings: Settings, loaded: LoadedTimeline,
-                   now: datetime) -> ApplySummary:
+                   now: datetime, *, configured: bool = False) -> ApplySummary:
+    """Bring the store in line with `loaded`. `configured`: the settings may have changed
+    since the store was last planned (a start): what the plan no longer routes, or now
+    plans at another time, is cancelled too, not only what changed events left behind."""
     changes = store.sync_events(loaded, now)
     reminders = settings.reminders
-    planned = plan_reminders(loaded, settings, now - reminders.catch_up, now + reminders.horizon)
+    first, last = now - reminders.catch_up, now + reminders.horizon
+    planned = plan_reminders(loaded, settings, first, last)
     rows = [PlannedDelivery(key=p.key, event_id=p.event_id, notifier=p.notifier,
                             due_at=p.due_at, payload=p.payload()) for p in planned]
     inserted = store.add_planned(rows)
+    keep = {p.key for p in planned}
     touched = [c.event_id for c in changes if c.change in ("changed", "removed")]
-    cancelled = store.cancel_except(touched, {p.key for p in planned}, now) if touched else 0
+    cancelled = store.cancel_except(touched, keep, now) if touched else 0
+    if configured:
+        cancelled += store.cancel_unplanned(keep, first, last, now)
 
     notices = []
     revisions = store.revisions() if changes else {}

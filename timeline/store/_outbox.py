@@ -236,6 +236,28 @@ class OutboxMixin(StoreBase):
                 cancelled += result.rowcount
         return cancelled
 
+    def cancel_unplanned(self, keep_keys: set[str], first: datetime, last: datetime,
+                         now: datetime) -> int:
+        """Cancel waiting reminders and digests due in first..last that the plan for that
+        span (`keep_keys`) no longer holds: their route, notifier or send time changed in
+        the configuration. Change notices and missed summaries are not the plan's; they
+        stay. Returns how many."""
+        now = utc(now)
+        query = select(deliveries.c.key).where(
+            ACTIVE, deliveries.c.due_at >= utc(first), deliveries.c.due_at <= utc(last),
+            # The plan's payloads have no "kind"; notices and summaries say theirs.
+            deliveries.c.payload.is_not(None),
+            type_coerce(deliveries.c.payload, Text).not_like('%"kind"%'))
+        cancelled = 0
+        with self._write(lock="plan") as conn:
+            doomed = sorted(set(conn.execute(query).scalars()) - keep_keys)
+            for chunk in chunks(doomed):
+                result = conn.execute(
+                    update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
+                    .values(state="cancelled", updated_at=now))
+                cancelled += result.rowcount
+        return cancelled
+
     def deliveries(self, state: str | None = None, limit: int = 1000) -> list[Delivery]:
         """Deliveries (of one state, or all) in the order they are due."""
         query = select(deliveries).order_by(run_at, deliveries.c.key).limit(limit)
