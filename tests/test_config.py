@@ -445,3 +445,31 @@ def test_yaml_really_reads_unquoted_times_as_numbers() -> None:
 def test_send_at_past_midnight_is_an_error() -> None:
     assert problems("reminders:\n  send_at: 24:00\n") == [
         "deploy.yaml:2: reminders.send_at: hour must be in 0..23"]
+
+
+def test_schema_and_notifier_problems_are_reported_in_one_go() -> None:
+    assert problems("""
+        reminders: {send_at: 25:00}
+        notifiers:
+          hook: {type: webhook, url: "not a url"}
+          chat: {type: nope}
+    """) == [
+        "deploy.yaml:2: reminders.send_at: hour must be in 0..23",
+        "deploy.yaml:4: notifiers.hook.url: must be an absolute http:// or https:// URL",
+        "deploy.yaml:5: notifiers.chat.type: unknown notifier type 'nope'; available: "
+        "apprise, console, dingtalk, email, feishu, slack, webhook, wecom",
+    ]
+
+
+def test_a_digest_time_reads_like_send_at() -> None:
+    assert DigestSpec.parse("daily 9:00") == DigestSpec.parse("daily 09:00")
+    assert DigestSpec.parse("weekly mon 8:30").at == time(8, 30)
+
+
+def test_messages_link_the_feed_only_where_it_is_served() -> None:
+    assert Settings().feed_url == "http://127.0.0.1:8080/calendar.ics"
+    off = parse_settings("server: {enabled: false}\n", FILE)
+    assert off.feed_url is None
+    public = parse_settings(
+        "server: {enabled: false, base_url: 'https://cal.example.org/'}\n", FILE)
+    assert public.feed_url == "https://cal.example.org/calendar.ics"

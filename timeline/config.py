@@ -86,11 +86,11 @@ class DigestSpec:
     @classmethod
     def parse(cls, text: str) -> DigestSpec:
         parts = text.lower().split()
-        try:
+        try:  # the clock as send_at reads it: 9:00 as well as 09:00
             if len(parts) == 3 and parts[0] == "weekly" and parts[1] in _WEEKDAYS:
-                return cls("weekly", _WEEKDAYS.index(parts[1]), time.fromisoformat(parts[2]))
+                return cls("weekly", _WEEKDAYS.index(parts[1]), _parse_time(parts[2]))
             if len(parts) == 2 and parts[0] == "daily":
-                return cls("daily", None, time.fromisoformat(parts[1]))
+                return cls("daily", None, _parse_time(parts[1]))
         except ValueError:
             pass
         raise ValueError(f"bad digest {text!r}: write 'weekly mon 09:00' or 'daily 09:00'")
@@ -154,9 +154,13 @@ class Settings(_Strict):
         return own if own in ("zh", "en") else self.lang
 
     @property
-    def feed_url(self) -> str:
-        base = self.server.base_url or f"http://{self.server.host}:{self.server.port}"
-        return base.rstrip("/") + "/calendar.ics"
+    def feed_url(self) -> str | None:
+        """The feed's address for messages; none when nothing serves it here."""
+        if self.server.base_url:
+            return self.server.base_url.rstrip("/") + "/calendar.ics"
+        if not self.server.enabled:
+            return None
+        return f"http://{self.server.host}:{self.server.port}/calendar.ics"
 
 
 def _expand_env(value: Any, path: tuple[Any, ...], doc: YamlDoc,
@@ -228,6 +232,8 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
                 continue
             problems.append(Problem(file, doc.line(path), ".".join(map(str, path)),
                                     pydantic_message(error)))
+        # The notifiers' own keys too, so that one run of `timeline check` shows it all.
+        problems.extend(_plugin_problems(data.get("notifiers"), doc))
         raise _failed(problems, unset) from None
     for index, route in enumerate(settings.routes):
         for name in route.notify:
@@ -237,7 +243,7 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
                 problems.append(Problem(file, doc.line(("routes", index, "notify")),
                                         f"routes[{index}].notify",
                                         f"unknown notifier {name!r} (configured: {known})"))
-    problems.extend(_plugin_problems(settings, doc))
+    problems.extend(_plugin_problems(data.get("notifiers"), doc))
     if problems or unset:
         raise _failed(problems, unset)
     if base_dir is not None:
@@ -252,21 +258,26 @@ def _failed(problems: list[Problem], unset: list[Problem]) -> ValidationFailed:
     return ValidationFailed(unset + [p for p in problems if p.subject not in named])
 
 
-def _plugin_problems(settings: Settings, doc: YamlDoc) -> list[Problem]:
-    """Each notifier's own keys, checked by its plugin now, so errors name file and line."""
+def _plugin_problems(entries: Any, doc: YamlDoc) -> list[Problem]:
+    """Each notifier's own keys, checked by its plugin now, so errors name file and line.
+    `entries` as `_notifier_entries` made them; one whose type is not text is reported by
+    the schema."""
     from notifiers.registry import load  # the plugin registry sits above the core
 
-    problems = []
-    for name, entry in settings.notifiers.items():
+    problems: list[Problem] = []
+    for name, entry in (entries.items() if isinstance(entries, dict) else ()):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if not isinstance(kind, str):
+            continue
         base = ("notifiers", name)
         try:
-            plugin = load(entry.type)
+            plugin = load(kind)
         except TimelineError as exc:
             problems.append(Problem(doc.file, doc.line((*base, "type")), f"notifiers.{name}.type",
                                     str(exc)))
             continue
         try:
-            plugin.Settings.model_validate(entry.options)
+            plugin.Settings.model_validate(entry.get("options") or {})
         except ValidationError as exc:
             for error in exc.errors():
                 path = locate(error, base, doc.data.get("notifiers", {}).get(name, {}))
