@@ -3,7 +3,7 @@ sent through the notifier like any reminder (in process, real store and real rec
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -36,7 +36,9 @@ routes:
                       now=MONDAY_9AM)
     notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
                                client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test")
+    # Running since before it fell due: on time, as far as the dispatcher can tell.
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=MONDAY_9AM)
 
     assert await dispatcher.run_due() == 1
 
@@ -85,7 +87,8 @@ routes:
                       now=planned.due_at)
     notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
                                client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test")
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=planned.due_at)
 
     assert await dispatcher.run_due() == 1
 
@@ -93,4 +96,36 @@ routes:
     assert [item["event"] for item in body["items"]] == ["within"]
     assert body["items"][0]["days_left"] == 6
     assert "2024-09-16 至 2024-09-23" in body["title"]
+    store.close()
+
+
+async def test_a_digest_late_after_downtime_is_marked_and_one_whose_week_is_over_missed(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/digest", reminders: false,
+          digest: daily 09:00}}
+routes:
+  - {{notify: [hook]}}
+""", "digest-config.yaml")
+    store = Store.open("sqlite://")
+    # Down from Monday morning to Tuesday noon: Monday's digest spoke of a day now over,
+    # Tuesday's of one still going.
+    monday, tuesday = MONDAY_9AM, MONDAY_9AM + timedelta(days=1)
+    for day, due in (("2024-05-20", monday), ("2024-05-21", tuesday)):
+        store.add_planned([PlannedDelivery(f"digest/{day}/daily/hook", "", "hook", due,
+                                           {"anchor": "digest", "occurrence": day})],
+                          now=monday)
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
+                               client)}
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=tuesday + timedelta(hours=3))
+    dispatcher_now = tuesday + timedelta(hours=3)
+    rows = store.claim_due(dispatcher_now, "test")
+    batches = await dispatcher._triage(rows, dispatcher_now)
+    assert [(b.kind, b.late, [r.key for r in b.rows]) for b in batches] == [
+        ("digest", True, ["digest/2024-05-21/daily/hook"])]
+    assert store.get("digest/2024-05-20/daily/hook").state == "missed"
+    message = dispatcher.render(batches[0])
+    assert message is not None and message.title.endswith("（补发）")
     store.close()

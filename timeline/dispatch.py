@@ -37,6 +37,7 @@ from timeline.messages import (
     planned_digest,
     reminder_message,
 )
+from timeline.plan import digest_slot
 from timeline.store import Delivery, Outcome, PlannedDelivery, Store
 from timeline.web.source import TimelineSource
 
@@ -483,7 +484,8 @@ class Dispatcher:
             kind = payload.get("kind") or (
                 "digest" if payload.get("anchor") == "digest" else "reminder")
             late = row.due_at < self.started_at - LATE_TOLERANCE and row.attempts <= 1
-            if kind == "reminder" and late and self._past(payload, now, catch_up):
+            if late and ((kind == "reminder" and self._past(payload, now, catch_up))
+                         or (kind == "digest" and self._digest_over(row, now))):
                 missed[row.notifier].append(row)
                 continue
             entry = self.settings.notifiers.get(row.notifier)
@@ -512,6 +514,16 @@ class Dispatcher:
         else:
             ends = datetime.fromisoformat(text)
         return ends + catch_up < now
+
+    def _digest_over(self, row: Delivery, now: datetime) -> bool:
+        """The period a digest speaks for has ended: the next one says what it would."""
+        entry = self.settings.notifiers.get(row.notifier)
+        if entry is None or entry.digest is None:
+            return False  # sending it fails and says why
+        first_day = (row.payload or {}).get("occurrence")
+        day = date.fromisoformat(first_day) if first_day else \
+            row.due_at.astimezone(self.tz).date()
+        return digest_slot(self.settings, entry, day).end <= now
 
     async def _record_missed(self, missed: dict[str, list[Delivery]], now: datetime) -> None:
         keys = [row.key for rows in missed.values() for row in rows]
@@ -556,7 +568,7 @@ class Dispatcher:
         payload = first.payload or {}
         key = message_key([r.key for r in batch.rows])
         if batch.kind == "digest":
-            return self._digest(first, loaded, lang)
+            return self._digest(first, loaded, lang, batch.late)
         if batch.kind == "change":
             try:
                 event = loaded.timeline.event(first.event_id)
@@ -590,11 +602,12 @@ class Dispatcher:
         ids = list(dict.fromkeys(line.event.id for line in lines))
         return render_feed(loaded, revisions=revisions, lang=lang, event_ids=ids)
 
-    def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any) -> Message:
+    def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any,
+                late: bool) -> Message:
         first_day = (row.payload or {}).get("occurrence")
         return planned_digest(row.key, loaded, self.settings, row.notifier,
                               date.fromisoformat(first_day) if first_day
-                              else row.due_at.astimezone(self.tz).date(), lang=lang)
+                              else row.due_at.astimezone(self.tz).date(), lang=lang, late=late)
 
     # ── sending and recording ────────────────────────────────────────────────────────
     async def _attempt(self, batch: _Batch) -> SendResult:

@@ -194,30 +194,31 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
 
 def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, until: date,
                    lang: Lang, feed_url: str | None, base_url: str | None = None,
-                   since: date | None = None) -> Message:
+                   since: date | None = None, late: bool = False) -> Message:
     """What falls due from `since` (default `today`) to `until`, days counted from `today`."""
     zh = lang == "zh"
     period = f"{(since or today).isoformat()} 至 {until.isoformat()}" if zh else \
         f"{(since or today).isoformat()} – {until.isoformat()}"
+    flag = ("（补发）" if zh else " (sent late)") if late else ""
     if not lines:
-        headline = (f"【政策摘要】{period} 没有到期事项" if zh
-                    else f"Policy digest: nothing due {period}")
+        headline = (f"【政策摘要】{period} 没有到期事项{flag}" if zh
+                    else f"Policy digest: nothing due {period}{flag}")
         links = (("订阅日历" if zh else "Subscribe", feed_url),) if feed_url else ()
         return Message(key=key, kind="digest", title=headline, text=headline,
-                       markdown=f"### {headline}", lang=lang, links=links)
+                       markdown=f"### {headline}", lang=lang, links=links, late=late)
     message = reminder_message(key, lines, today=today, lang=lang, feed_url=feed_url,
-                               base_url=base_url, kind="digest")
-    headline = (f"【政策摘要】{period}：{len(lines)}项" if zh
-                else f"Policy digest {period}: {len(lines)} items")
+                               base_url=base_url, kind="digest", late=late)
+    headline = (f"【政策摘要】{period}：{len(lines)}项{flag}" if zh
+                else f"Policy digest {period}: {len(lines)} items{flag}")
     old = message.title
     return Message(key=key, kind="digest", title=headline,
                    text=message.text.replace(old, headline, 1),
                    markdown=message.markdown.replace(old, headline, 1), lang=lang,
-                   items=message.items, links=message.links)
+                   items=message.items, links=message.links, late=late)
 
 
 def planned_digest(key: str, loaded: LoadedTimeline, settings: Settings, notifier: str,
-                   first_day: date, *, lang: Lang) -> Message:
+                   first_day: date, *, lang: Lang, late: bool = False) -> Message:
     """The digest the plan keyed by `first_day` for `notifier` (daemon and preview alike)."""
     entry = settings.notifiers.get(notifier)
     if entry is None or entry.digest is None:
@@ -231,7 +232,8 @@ def planned_digest(key: str, loaded: LoadedTimeline, settings: Settings, notifie
     return digest_message(key, lines, today=slot.send_at.astimezone(tz).date(),
                           since=slot.start.astimezone(tz).date(),
                           until=slot.end.astimezone(tz).date(), lang=lang,
-                          feed_url=settings.feed_url, base_url=settings.server.base_url)
+                          feed_url=settings.feed_url, base_url=settings.server.base_url,
+                          late=late)
 
 
 def change_message(key: str, event: AnyEvent, story: Story, old: str, new: str, *,
