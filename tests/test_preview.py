@@ -128,3 +128,13 @@ routes:
     assert "2026-12-01 09:00 (Tue; 2026-11-30 20:00 America/New_York time), today" in en.text
     assert [item.days_left for item in zh.items] == [0]
     assert [item.title for item in en.items] == ["New York call"]
+
+
+def test_preview_refuses_a_range_that_ends_before_it_starts() -> None:
+    from click.testing import CliRunner
+
+    from timeline.cli import cli
+
+    result = CliRunner().invoke(cli, ["preview", "--from", "2024-06-10", "--to", "2024-06-01"])
+    assert result.exit_code == 2
+    assert "--to 2024-06-01 is before --from 2024-06-10" in result.output

@@ -243,6 +243,8 @@ def preview(config_path: Path | None, first: datetime | None, last: datetime | N
     loaded = load_timeline(settings.events)
     start = first.date() if first else _today(loaded.timeline.tz)
     end = last.date() if last else start + timedelta(days=30)
+    if end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
     items = preview_messages(loaded, settings, start, end, only)
     if as_json:
         click.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
