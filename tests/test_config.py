@@ -473,3 +473,26 @@ def test_messages_link_the_feed_only_where_it_is_served() -> None:
     public = parse_settings(
         "server: {enabled: false, base_url: 'https://cal.example.org/'}\n", FILE)
     assert public.feed_url == "https://cal.example.org/calendar.ics"
+
+
+def test_commands_that_send_nothing_do_without_the_notifiers_secrets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MISSING_KEY", raising=False)
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent("""
+        store: sqlite:///timeline.db
+        notifiers:
+          hook: {type: webhook, url: "https://example.org/hook", secret: "${MISSING_KEY}"}
+    """), encoding="utf-8")
+    with pytest.raises(ValidationFailed) as caught:
+        load_settings(path)  # `timeline run` needs it
+    assert [p.message for p in caught.value.problems] == [
+        "environment variable MISSING_KEY is not set"]
+    settings = load_settings(path, senders=False)  # `timeline deliveries`, `retry`, ...
+    assert settings.store == f"sqlite:///{tmp_path / 'timeline.db'}"
+    assert list(settings.notifiers) == ["hook"]
+    # Anything else wrong is still an error.
+    path.write_text(path.read_text(encoding="utf-8") + "reminders: {send_at: 25:00}\n",
+                    encoding="utf-8")
+    with pytest.raises(ValidationFailed):
+        load_settings(path, senders=False)

@@ -179,8 +179,8 @@ config_option = click.option("--config", "config_path", type=click.Path(dir_okay
                               "events.yaml, SQLite timeline.db, console notifier.")
 
 
-def _settings(config_path: Path | None) -> Settings:
-    return load_settings(config_path)
+def _settings(config_path: Path | None, *, senders: bool = True) -> Settings:
+    return load_settings(config_path, senders=senders)
 
 
 def setup_logging(verbose: bool) -> None:
@@ -217,7 +217,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None, verbose:
     from timeline.web.server import run_server
 
     setup_logging(verbose)
-    settings = _settings(config_path)
+    settings = _settings(config_path, senders=False)  # sends nothing
     run_server(settings.events, host or settings.server.host, port or settings.server.port,
                settings.lang, base_url=settings.server.base_url)
 
@@ -235,7 +235,7 @@ def preview(config_path: Path | None, first: datetime | None, last: datetime | N
     """Show which reminders would be sent when, rendered, without sending anything."""
     from timeline.preview import preview_messages
 
-    settings = _settings(config_path)
+    settings = _settings(config_path, senders=False)  # sends nothing
     for name in only:
         if name not in settings.notifiers:
             raise click.BadParameter(f"unknown notifier {name!r}; configured: "
@@ -273,7 +273,7 @@ def _open_store(settings: Settings) -> Any:
 @friendly_errors
 def deliveries(config_path: Path | None, state: str | None, limit: int, as_json: bool) -> None:
     """The delivery outbox: what was sent, is pending, retrying or dead."""
-    settings = _settings(config_path)
+    settings = _settings(config_path, senders=False)  # sends nothing
     store = _open_store(settings)
     try:
         rows = store.deliveries(state=state, limit=limit)
@@ -306,7 +306,7 @@ def _row_json(row: Any) -> dict[str, Any]:
 @friendly_errors
 def retry(config_path: Path | None, key: str) -> None:
     """Send a dead, missed or cancelled delivery again (the daemon picks it up)."""
-    settings = _settings(config_path)
+    settings = _settings(config_path, senders=False)  # sends nothing
     store = _open_store(settings)
     try:
         ok = store.retry(key, datetime.now(UTC))
@@ -346,7 +346,7 @@ def notifiers_(config_path: Path | None) -> None:
     click.echo("installed types:")
     for name, target in available().items():
         click.echo(f"  {name:<10} {target}")
-    settings = _settings(config_path)
+    settings = _settings(config_path, senders=False)  # sends nothing
     click.echo(f"configured in {settings.source}:")
     for name, entry in settings.notifiers.items():
         extra = f", digest {entry.digest.frequency}" if entry.digest else ""

@@ -206,13 +206,21 @@ def _notifier_entries(raw: Any, doc: YamlDoc, problems: list[Problem]) -> Any:
     return entries
 
 
-def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settings:
+def parse_settings(text: str, file: str, base_dir: Path | None = None, *,
+                   senders: bool = True) -> Settings:
+    """Validated settings. `senders=False` for commands that send nothing (the outbox,
+    preview): a notifier's unset `${VAR}` (a token kept in the service's environment only)
+    is then no error, and that notifier's own keys go unchecked."""
     doc = read_yaml(text, file)
     problems = list(doc.problems)
     if not isinstance(doc.data, dict):
         raise ValidationFailed([Problem(file, 1, "(file)", "expected a mapping of settings")])
     unset: list[Problem] = []
     data = _expand_env(doc.data, (), doc, unset)
+    unset_notifiers = {p.subject.split(".")[1] for p in unset
+                       if p.subject.startswith("notifiers.")}
+    if not senders:
+        unset = [p for p in unset if not p.subject.startswith("notifiers.")]
     data = {**data, "source": file}
     raw_notifiers = data.get("notifiers") if isinstance(data.get("notifiers"), dict) else {}
     if "notifiers" in data:
@@ -234,7 +242,7 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
                                     pydantic_message(error)))
         # The notifiers' own keys too, so that one run of `timeline check` shows it all.
         problems.extend(_plugin_problems(data.get("notifiers"), doc))
-        raise _failed(problems, unset) from None
+        raise _failed(_without(problems, senders, unset_notifiers), unset) from None
     for index, route in enumerate(settings.routes):
         for name in route.notify:
             # A notifier the file has but that was rejected above is reported there already.
@@ -244,11 +252,20 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None) -> Settin
                                         f"routes[{index}].notify",
                                         f"unknown notifier {name!r} (configured: {known})"))
     problems.extend(_plugin_problems(data.get("notifiers"), doc))
+    problems = _without(problems, senders, unset_notifiers)
     if problems or unset:
         raise _failed(problems, unset)
     if base_dir is not None:
         settings = _relative_to(settings, base_dir)
     return settings
+
+
+def _without(problems: list[Problem], senders: bool, names: set[str]) -> list[Problem]:
+    """Without the problems of notifiers `names` when nothing will be sent."""
+    if senders or not names:
+        return problems
+    return [p for p in problems
+            if not (p.subject.startswith("notifiers.") and p.subject.split(".")[1] in names)]
 
 
 def _failed(problems: list[Problem], unset: list[Problem]) -> ValidationFailed:
@@ -298,8 +315,8 @@ def _relative_to(settings: Settings, base_dir: Path) -> Settings:
     return settings.model_copy(update={"events": events, "store": store})
 
 
-def load_settings(path: str | Path | None) -> Settings:
-    """Settings from a file, or the defaults when `path` is None."""
+def load_settings(path: str | Path | None, *, senders: bool = True) -> Settings:
+    """Settings from a file, or the defaults when `path` is None (see parse_settings)."""
     if path is None:
         return Settings()
     path = Path(path)
@@ -307,4 +324,4 @@ def load_settings(path: str | Path | None) -> Settings:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationFailed([Problem(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
-    return parse_settings(text, str(path), path.resolve().parent)
+    return parse_settings(text, str(path), path.resolve().parent, senders=senders)
