@@ -16,6 +16,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -56,22 +57,30 @@ def json_bytes(body: Any) -> bytes:
     return _ENCODER.encode(body).encode()
 
 
+# The longest wait a Retry-After may ask for; a day is beyond any rate limit's window.
+RETRY_AFTER_MAX = 86_400.0
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds to wait: delta-seconds or an HTTP date; None if absent/garbled."""
+    """Retry-After as seconds to wait, within 0..RETRY_AFTER_MAX: delta-seconds (RFC 9110
+    says digits; "1.5" is taken too) or an HTTP date; None if absent or garbled ("inf")."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return min(max(0.0, seconds), RETRY_AFTER_MAX) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive parse means "GMT" was implied
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    wait = when.timestamp() - (time.time() if now is None else now)
+    return min(max(0.0, wait), RETRY_AFTER_MAX)
 
 
 def _reason(response: httpx.Response) -> str:

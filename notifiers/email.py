@@ -13,7 +13,7 @@ import hashlib
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses, parseaddr
 from html import escape
 from typing import ClassVar, Literal
 
@@ -43,7 +43,7 @@ def _html(message: Message) -> str:
 
 def build_email(message: Message, sender: str, to: list[str]) -> EmailMessage:
     mail = EmailMessage()
-    mail["Subject"] = message.title
+    mail["Subject"] = " ".join(message.title.split())  # a header holds no line break
     mail["From"] = sender
     mail["To"] = ", ".join(to)
     mail["Date"] = formatdate(usegmt=True)
@@ -80,6 +80,8 @@ def _classify(exc: Exception) -> SendResult:
         return SendResult.retry(detail) if 400 <= exc.smtp_code < 500 else SendResult.fail(detail)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return SendResult.fail(f"server does not support it: {exc}")
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return SendResult.retry(f"connection dropped during TLS: {exc}")  # a busy server
     if isinstance(exc, ssl.SSLError):
         # Certificates and protocol mismatches (tls on a plain port) need a settings change.
         return SendResult.fail(f"TLS failed ({exc}): check 'security' and 'port'")
@@ -136,10 +138,16 @@ class EmailNotifier(Notifier):
                 smtp.starttls(context=context)
             if s.username is not None and s.password is not None:
                 smtp.login(s.username, s.password.get_secret_value())
-            return smtp.send_message(mail, from_addr=s.sender, to_addrs=s.to)
+            # The envelope takes bare addresses: a display name (政策提醒 <a@b>) belongs in
+            # the headers, RFC 2047-encoded, and in the envelope would demand SMTPUTF8.
+            return smtp.send_message(mail, from_addr=parseaddr(s.sender)[1],
+                                     to_addrs=[address for _, address in getaddresses(s.to)])
 
     async def send(self, message: Message) -> SendResult:
-        mail = build_email(message, self.settings.sender, self.settings.to)
+        try:
+            mail = build_email(message, self.settings.sender, self.settings.to)
+        except (ValueError, TypeError) as exc:  # never raises: a message it cannot build
+            return SendResult.fail(f"cannot build the email: {exc}")
         try:
             refused = await asyncio.to_thread(self._deliver, mail)
         except Exception as exc:  # every SMTP/socket failure is classified, none escapes

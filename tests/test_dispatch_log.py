@@ -49,3 +49,29 @@ routes:
     assert lines[1].endswith(": 1 dead via hook, 2 sent via hook")
     assert sorted(d.state for d in store.deliveries(None, 10)) == ["dead", "sent", "sent"]
     store.close()
+
+
+async def test_an_unkeepable_retry_after_is_held_to_a_day_not_a_stuck_claim(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/hook"}}
+routes:
+  - {{notify: [hook]}}
+""", "retry-config.yaml")
+    now = datetime.now(UTC)
+    store = Store.open("sqlite://")
+    key = "diesel-window-1/2024-05-31/7d/hook"
+    store.add_planned([PlannedDelivery(key, "diesel-window-1", "hook", now, {
+        "occurrence": "2024-05-31", "anchor": "due", "lead": "7d", "all_day": True})], now=now)
+    receiver.reset(Reply(429, headers={"Retry-After": "1e20"}))
+    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
+                               client)}
+    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
+                            started_at=now)
+    assert await dispatcher.run_due() == 1
+    row = store.get(key)
+    assert row is not None and row.state == "retrying"  # recorded, not left `sending`
+    assert row.next_attempt_at is not None
+    assert abs((row.next_attempt_at - now).total_seconds() - 86_400) < 60
+    store.close()

@@ -6,6 +6,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -206,3 +207,37 @@ async def test_tls_modes_with_login(security: str, certificate: tuple[Path, Path
         assert len(inbox.messages) == 1
     finally:
         controller.stop()
+
+
+async def test_display_names_stay_in_the_headers_and_titles_on_one_line(
+        inbox: Inbox, smtp_server: tuple[Inbox, int]) -> None:
+    # aiosmtpd offers no SMTPUTF8: a display name in the envelope was refused for good.
+    notifier = build("mail", _settings(smtp_server[1], **{
+        "from": "政策提醒 <timeline@example.org>", "to": ["值班 <a@example.org>"]}),
+        httpx.AsyncClient())
+    # A title written as a YAML block scalar carries line breaks; a header may not.
+    result = await notifier.send(sample_message(title="【政策提醒】设备更新补贴\n申报截止\n"))
+    assert result.delivered, result
+    [(recipients, mail)] = inbox.messages
+    assert recipients == ["a@example.org"]
+    assert str(mail["From"]) == "政策提醒 <timeline@example.org>"
+    assert mail["Subject"] == "【政策提醒】设备更新补贴 申报截止"
+
+
+async def test_a_connection_dropped_during_tls_is_retryable() -> None:
+    # A server that accepts and hangs up at once (overloaded, restarting): try again later.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def drop() -> None:
+            connection, _ = listener.accept()
+            connection.close()
+
+        dropper = threading.Thread(target=drop, daemon=True)
+        dropper.start()
+        notifier = build("mail", _settings(port, security="tls"), httpx.AsyncClient())
+        result = await notifier.send(sample_message())
+        dropper.join(5)
+    assert result.status == "retryable", result

@@ -53,6 +53,9 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("-3") == 0
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
+    # Not a wait anyone can keep: refused, or held to a day (timedelta overflowed on "inf").
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("1e20") == 86_400
     later = datetime.now(UTC) + timedelta(seconds=90)
     assert parse_retry_after(format_datetime(later, usegmt=True)) == pytest.approx(90, abs=2)
 

@@ -64,6 +64,8 @@ PREPARE_AHEAD = timedelta(seconds=2)
 PREPARE_MAX = 20_000
 # With this many prepared, they are moved out of the collector's sight (see _freeze_young).
 FREEZE_PREPARED = 1_000
+# The longest wait a notifier's retry hint may impose (timedelta would overflow on "inf").
+RETRY_AFTER_LIMIT = 86_400.0
 
 
 class RateLimiter:
@@ -641,8 +643,8 @@ class Dispatcher:
         reminders = self.settings.reminders
         base = reminders.retry_base.total_seconds() * (2 ** max(attempts - 1, 0))
         delay = min(base, reminders.retry_max.total_seconds()) * random.uniform(0.5, 1.5)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        if retry_after is not None:  # a plugin's own hint, bounded as the HTTP ones are
+            delay = max(delay, min(retry_after, RETRY_AFTER_LIMIT))
         return timedelta(seconds=delay)
 
     def _finish(self, batch: _Batch, result: SendResult) -> None:
