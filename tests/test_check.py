@@ -92,6 +92,8 @@ BAD_FILES = [
                  + DEADLINE, "timezone", "unknown timezone 'Mars/Olympus'", id="bad-file-tz"),
     pytest.param(HEAD + DEADLINE + "    timezone: Asia/Beijing  # <-\n",
                  "e1.timezone", "unknown timezone 'Asia/Beijing'", id="bad-event-tz"),
+    pytest.param(HEAD + DEADLINE.replace("title: 截止", "title: '   '  # <-"),
+                 "e1.title", "at least 1 character", id="blank-title"),
     pytest.param(HEAD + DEADLINE.replace("    source: 原文\n", "").replace(
         "- id: e1", "- id: e1  # <-"), "e1.source", "required field is missing",
                  id="missing-source"),
@@ -230,3 +232,11 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
         assert done.stdout == ""
         assert "Traceback" not in done.stderr
         assert done.stderr.splitlines()[0].startswith(expected)
+
+
+def test_a_title_written_over_lines_reads_as_one_line() -> None:
+    from timeline.loader import parse_timeline
+
+    block = "title: |\n      设备更新补贴\n      申报截止"
+    loaded = parse_timeline(HEAD + DEADLINE.replace("title: 截止", block))
+    assert loaded.timeline.event("e1").title == "设备更新补贴 申报截止"

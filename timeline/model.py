@@ -149,6 +149,13 @@ class _Strict(BaseModel):
 class _Bilingual(_Strict):
     """Texts written in Chinese, with an optional English version in `<field>_en`."""
 
+    @field_validator("title", "title_en", mode="before", check_fields=False)
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        """A title is one line (a headline, a Subject, a SUMMARY), also when the file
+        writes it as a block scalar."""
+        return " ".join(value.split()) if isinstance(value, str) else value
+
     def in_lang(self, field: str, lang: str) -> Any:
         """`field` for readers of `lang`: the English version where one is written, else
         the Chinese original (a reader is better served by it than by nothing)."""
