@@ -38,21 +38,42 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _cut_escaped(text: str, limit: int) -> str:
+    """`text` escaped, within `limit` characters, never ending inside an entity (&amp;)."""
+    escaped = _escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    parts, size = [], 0
+    for char in text:
+        part = _escape(char)
+        if size + len(part) > limit - 1:  # room for the ellipsis
+            break
+        parts.append(part)
+        size += len(part)
+    return "".join(parts) + "…"
+
+
 def payload(message: Message) -> dict[str, Any]:
-    body = _escape(plain_body(message))
-    links = [f"<{url}|{_escape(label)}>" for label, url in message.links]
+    body = plain_body(message)
     blocks: list[dict[str, Any]] = []
     if message.title:
         blocks.append({"type": "header",
                        "text": {"type": "plain_text", "text": _cut(message.title, HEADER_LIMIT)}})
     if body:
         blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": _cut(body, SECTION_LIMIT)}})
+                       "text": {"type": "mrkdwn", "text": _cut_escaped(body, SECTION_LIMIT)}})
+    links: list[str] = []
+    for label, url in message.links:  # whole links only: half a <url|label> is garbage
+        link = f"<{url}|{_escape(label)}>"
+        if len(" · ".join([*links, link])) > SECTION_LIMIT:
+            break
+        links.append(link)
     if links:
         blocks.append({"type": "context",
-                       "elements": [{"type": "mrkdwn", "text": " · ".join(links)[:SECTION_LIMIT]}]})
-    # `text` is what notifications and old clients show when blocks are present.
-    return {"text": text_with_title(message), "blocks": blocks}
+                       "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]})
+    # `text` is what notifications and old clients show when blocks are present; it is
+    # mrkdwn too, so a title's "<!channel>" must not ping anyone from there either.
+    return {"text": _escape(text_with_title(message)), "blocks": blocks}
 
 
 class SlackNotifier(Notifier):

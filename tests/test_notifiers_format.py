@@ -182,9 +182,18 @@ async def test_slack_blocks(receiver: Receiver, client: httpx.AsyncClient) -> No
     message = sample_message(text="【政策提醒】设备更新补贴申报截止（还剩7天）\nA < B & C")
     assert (await notifier.send(message)).delivered
     body = receiver.last.json()
-    assert body["text"] == message.text
+    assert body["text"] == "【政策提醒】设备更新补贴申报截止（还剩7天）\nA &lt; B &amp; C"
     header, section, links = body["blocks"]
     assert header["text"]["text"] == message.title
     assert section["text"]["text"] == "A &lt; B &amp; C"
     assert links["elements"][0]["text"] == "<https://example.org/calendar.ics|订阅日历>"
     assert slack.payload(message) == body
+
+
+def test_slack_escapes_everywhere_and_cuts_outside_entities() -> None:
+    ping = sample_message(title="<!channel> 截止", text="<!channel> 截止\n" + "&" * 5000)
+    body = slack.payload(ping)
+    assert "<!channel>" not in body["text"] and "&lt;!channel&gt;" in body["text"]
+    section = body["blocks"][1]["text"]["text"]
+    assert len(section) <= slack.SECTION_LIMIT
+    assert section.endswith("&amp;…")  # whole entities only
