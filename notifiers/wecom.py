@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from notifiers._http import (
     HttpSettings,
@@ -52,6 +52,15 @@ class WeComNotifier(Notifier):
         _check_url = field_validator("base_url")(check_http_url)
 
         _check_key = field_validator("key")(pasted_credential("key"))
+
+        @model_validator(mode="after")
+        def _mentions_fit_the_type(self) -> WeComNotifier.Settings:
+            # Markdown can only mention by user id (<@id>); dropping the rest would be silent.
+            if self.msgtype == "markdown" and ("@all" in self.mentioned_list
+                                               or self.mentioned_mobile_list):
+                raise ValueError("msgtype markdown cannot mention @all or by mobile number: "
+                                 "leave msgtype out (text is used) or set it to text")
+            return self
 
     settings: Settings
 

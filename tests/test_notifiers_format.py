@@ -15,6 +15,7 @@ from notifiers._http import mask_url, parse_retry_after
 from notifiers._text import plain_body, trim_utf8
 from notifiers.registry import build
 from tests.receiver import Receiver, Reply, sample_message
+from timeline.errors import ConfigError
 
 LONG_ZH = "\n".join(["政策提醒：设备更新补贴申报即将截止，请相关企业及时准备材料。"] * 400)
 
@@ -108,6 +109,12 @@ async def test_wecom_mobile_mentions_use_text_with_lists(receiver: Receiver,
     assert body["text"]["mentioned_mobile_list"] == ["13800001111"]
     assert _fits(body["text"]["content"], 2048)
     assert body["text"]["content"].startswith("【政策提醒】")  # title added to the text
+
+
+def test_wecom_markdown_cannot_mention_all_so_it_is_a_settings_error() -> None:
+    with pytest.raises(ConfigError, match="msgtype markdown cannot mention @all"):
+        build("wc", {"type": "wecom", "key": "k", "msgtype": "markdown",
+                     "mentioned_list": ["@all"]}, httpx.AsyncClient())
 
 
 # -- DingTalk ---------------------------------------------------------------------------
