@@ -73,6 +73,7 @@ class Daemon:
         self._started = False  # the first load is applied: reloads may run
         self._reload_requested = False
         self._background: set[asyncio.Future[bool]] = set()
+        self._stale_reload: asyncio.Future[bool] | None = None
 
     # ── start-up ────────────────────────────────────────────────────────────────────
     async def run(self) -> int:
@@ -94,6 +95,7 @@ class Daemon:
             self.dispatcher = Dispatcher(settings, self.store, self.notifiers, self.source,
                                          self.owner)
             self.dispatcher.stopping = self.stopped.is_set()
+            self.dispatcher.on_stale = self._catch_up_with_the_file
             await self._take_over_orphans()
             with _collector_paused():
                 await self._apply(loaded, first_start=True)
@@ -275,6 +277,14 @@ class Daemon:
         await self.reload()
 
     # ── reloads ─────────────────────────────────────────────────────────────────────
+    def _catch_up_with_the_file(self) -> None:
+        """The store holds an event this process has not loaded: reload once (not once per
+        delivery that finds out)."""
+        if self._stale_reload is None or self._stale_reload.done():
+            log.info("the store names events this process has not loaded: reloading %s",
+                     self.settings.events)
+            self._stale_reload = asyncio.ensure_future(self.reload())
+
     def request_reload(self) -> None:
         if not self._started:
             self._reload_requested = True  # still starting: reload once started

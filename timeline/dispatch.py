@@ -66,6 +66,9 @@ PREPARE_MAX = 20_000
 FREEZE_PREPARED = 1_000
 # The longest wait a notifier's retry hint may impose (timedelta would overflow on "inf").
 RETRY_AFTER_LIMIT = 86_400.0
+# Seconds before an outcome the store refused is offered again (while the claim holds).
+RECORD_RETRY = 1.0
+RECORD_WARN_EVERY = 5.0
 
 
 class RateLimiter:
@@ -115,6 +118,8 @@ class _Batch:
     # since then means rendering it again), queued for the workers by a timer at its time.
     message: Message | None = None
     rendered_from: object = None
+    # When its claim was taken (monotonic): with the last renewal, how long it is ours.
+    claimed: float = field(default_factory=time.monotonic)
 
     @property
     def send_at(self) -> datetime:
@@ -249,6 +254,14 @@ class Dispatcher:
         self._timers: dict[datetime, tuple[asyncio.TimerHandle, list[_Batch]]] = {}
         self._replanning = 0  # re-plans under way: claim nothing ahead meanwhile
         self._claim_lock = asyncio.Lock()
+        # When the last renewal of every claim held began (monotonic): see _lapsed.
+        self._renewed = 0.0
+        self.lapsed = 0  # deliveries not sent because their claim may have run out
+        self._record_warned = -RECORD_WARN_EVERY
+        self._record_failures = 0
+        # Called when a claimed delivery names an event this process has not loaded: the
+        # file changed and another instance reloaded first. The daemon reloads.
+        self.on_stale: Callable[[], None] | None = None
 
     @property
     def stopping(self) -> bool:
@@ -359,6 +372,12 @@ class Dispatcher:
                     self.in_flight.pop(batch.number, None)
                     given_back.extend(batch.rows)
                     continue
+                if self._lapsed(batch):
+                    # Not sent, not recorded: once the lease is over it is claimed again,
+                    # here or elsewhere, and sent once.
+                    self.in_flight.pop(batch.number, None)
+                    self.lapsed += len(batch.rows)
+                    continue
                 result = await self._attempt(batch)
                 self._finish(batch, result)
 
@@ -379,6 +398,7 @@ class Dispatcher:
                 # a re-plan takes the lock to give all of it back before re-planning.
                 async with self._claim_lock:
                     now = datetime.now(UTC)
+                    claimed = time.monotonic()  # the lease counts from before the claim
                     wake.clear()  # before claiming: whatever happens from now on claims again
                     rows = await asyncio.to_thread(
                         partial(self.store.claim_due, now, self.owner, batch_size,
@@ -387,6 +407,7 @@ class Dispatcher:
                     if taken:
                         handled += len(rows)
                         for batch in await self._triage(rows, now):
+                            batch.claimed = claimed
                             self.in_flight[batch.number] = batch.rows
                             if batch.send_at > now:
                                 self._prepare(batch)
@@ -453,11 +474,30 @@ class Dispatcher:
             keys = [row.key for rows in self.in_flight.values() for row in rows]
             if not keys:
                 continue
+            started = time.monotonic()
             try:
                 await asyncio.to_thread(self.store.extend_lease, keys, self.owner,
                                         datetime.now(UTC), lease)
             except Exception:  # the store may blip; the next beat tries again
                 log.warning("could not renew %d claim(s)", len(keys), exc_info=True)
+            else:
+                self._renewed = started
+
+    def _record_failed(self, failure: BaseException) -> None:
+        """One warning every few seconds while the store refuses outcomes, not one a send."""
+        now = time.monotonic()
+        self._record_failures += 1
+        if now - self._record_warned >= RECORD_WARN_EVERY:
+            log.warning("could not record %d outcome(s), trying again while the claims "
+                        "hold: %s", self._record_failures, failure)
+            self._record_warned, self._record_failures = now, 0
+
+    def _lapsed(self, batch: _Batch) -> bool:
+        """Whether the batch's claim may be running out without this process knowing it
+        was renewed (the store unreachable): another instance may take it over, so it must
+        not be sent from here any more. A third of a lease is left for a send under way."""
+        lease = self._lease_seconds()
+        return time.monotonic() > max(batch.claimed, self._renewed) + lease * 2 / 3
 
     async def _release(self, rows: Sequence[Delivery]) -> None:
         await asyncio.to_thread(self.store.release_many, [row.key for row in rows], self.owner)
@@ -627,6 +667,11 @@ class Dispatcher:
             log.exception("cannot render %s", keys)
             return SendResult.fail(f"render failed: {exc}")
         if message is None:
+            if batch.kind in ("reminder", "change") and self.on_stale is not None:
+                # Claimable rows of an event this process does not know: the file gained it
+                # and another instance reloaded first (a removed event's rows are cancelled).
+                self.on_stale()
+                return SendResult.retry("event not in this process's timeline yet; reloading")
             return SendResult.fail("event no longer in the events file")
         await self.limiters[batch.notifier].acquire()
         try:
@@ -674,6 +719,12 @@ class Dispatcher:
                           batch.notifier, detail)
 
         def stored(failure: BaseException | None) -> None:
+            if failure is not None and not self._lapsed(batch):
+                # The claim is still ours: try again in a second. A store blip shorter than
+                # the lease then repeats no send.
+                self._record_failed(failure)
+                asyncio.get_running_loop().call_later(RECORD_RETRY, record)
+                return
             # Forget the batch only now: until its outcome is committed, the heartbeat keeps
             # its claim and a shutdown releases it.
             self.in_flight.pop(batch.number, None)
@@ -695,10 +746,13 @@ class Dispatcher:
                 log.info("%s %d via %s: %s", result.status, len(batch.rows), batch.notifier,
                          result.detail)
 
-        writer = self.outcomes.submit(outcomes, stored)
-        if writer not in self._tasks:  # run_due and drain wait for it like for the workers
-            self._tasks.add(writer)
-            writer.add_done_callback(self._tasks.discard)
+        def record() -> None:
+            writer = self.outcomes.submit(outcomes, stored)
+            if writer not in self._tasks:  # run_due and drain wait for it, as for workers
+                self._tasks.add(writer)
+                writer.add_done_callback(self._tasks.discard)
+
+        record()
 
     async def drain(self, timeout: float) -> None:
         """Stop taking work; let in-flight sends finish, release what does not in time."""
