@@ -86,14 +86,14 @@ def apply_timeline(store: Store, settings: Settings, loaded: LoadedTimeline,
     reminders = settings.reminders
     first, last = now - reminders.catch_up, now + reminders.horizon
     planned = plan_reminders(loaded, settings, first, last)
+    keep = {p.key for p in planned}
+    # Before adding the plan: on a first start there is nothing yet to look through.
+    cancelled = store.cancel_unplanned(keep, first, last, now) if configured else 0
     rows = [PlannedDelivery(key=p.key, event_id=p.event_id, notifier=p.notifier,
                             due_at=p.due_at, payload=p.payload()) for p in planned]
     inserted = store.add_planned(rows)
-    keep = {p.key for p in planned}
     touched = [c.event_id for c in changes if c.change in ("changed", "removed")]
-    cancelled = store.cancel_except(touched, keep, now) if touched else 0
-    if configured:
-        cancelled += store.cancel_unplanned(keep, first, last, now)
+    cancelled += store.cancel_except(touched, keep, now) if touched else 0
 
     notices = []
     revisions = store.revisions() if changes else {}
