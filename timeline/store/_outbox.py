@@ -217,7 +217,6 @@ class OutboxMixin(StoreBase):
         not in `keep_keys`: their event moved or went away. Returns how many."""
         now = utc(now)
         query = select(deliveries.c.key).where(ACTIVE)
-        cancelled = 0
         with self._write(lock="plan") as conn:
             if event_ids is None:
                 candidates = set(conn.execute(query).scalars())
@@ -228,13 +227,7 @@ class OutboxMixin(StoreBase):
                     candidates.update(conn.execute(
                         query.where(deliveries.c.event_id.in_(chunk))).scalars())
             # Done in Python: keep_keys may be far larger than SQL's parameter limits.
-            doomed = sorted(candidates - keep_keys)
-            for chunk in chunks(doomed):
-                result = conn.execute(
-                    update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
-                    .values(state="cancelled", updated_at=now))
-                cancelled += result.rowcount
-        return cancelled
+            return _cancel(conn, candidates - keep_keys, now)
 
     def cancel_unplanned(self, keep_keys: set[str], first: datetime, last: datetime,
                          now: datetime) -> int:
@@ -248,15 +241,8 @@ class OutboxMixin(StoreBase):
             # The plan's payloads have no "kind"; notices and summaries say theirs.
             deliveries.c.payload.is_not(None),
             type_coerce(deliveries.c.payload, Text).not_like('%"kind"%'))
-        cancelled = 0
         with self._write(lock="plan") as conn:
-            doomed = sorted(set(conn.execute(query).scalars()) - keep_keys)
-            for chunk in chunks(doomed):
-                result = conn.execute(
-                    update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
-                    .values(state="cancelled", updated_at=now))
-                cancelled += result.rowcount
-        return cancelled
+            return _cancel(conn, set(conn.execute(query).scalars()) - keep_keys, now)
 
     def deliveries(self, state: str | None = None, limit: int = 1000) -> list[Delivery]:
         """Deliveries (of one state, or all) in the order they are due."""
@@ -306,3 +292,13 @@ class OutboxMixin(StoreBase):
         with self._read() as conn:
             row = conn.execute(query).first()
         return None if row is None else to_delivery(row)
+
+
+def _cancel(conn: Connection, keys: set[str], now: datetime) -> int:
+    """Cancel those of `keys` still waiting; returns how many."""
+    cancelled = 0
+    for chunk in chunks(sorted(keys)):
+        result = conn.execute(update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
+                              .values(state="cancelled", updated_at=now))
+        cancelled += result.rowcount
+    return cancelled
