@@ -331,6 +331,7 @@ class Dispatcher:
         due meanwhile (a change notice) does not wait behind it."""
         handled = 0
         started = time.monotonic()
+        lapsed_before = self.lapsed
         self.tally.clear()
         concurrency = self.settings.reminders.concurrency
         queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
@@ -453,6 +454,10 @@ class Dispatcher:
                     except Exception:  # their leases run out instead
                         log.warning("could not give back %d prepared send(s)", len(leftover),
                                     exc_info=True)
+            if self.lapsed > lapsed_before:
+                log.warning("%d claimed delivery(ies) not sent: their claims could not be "
+                            "renewed; they go out once claimed again",
+                            self.lapsed - lapsed_before)
             if self.tally:
                 log.info("dispatched in %.1f s: %s", time.monotonic() - started, ", ".join(
                     f"{count} {status} via {notifier}"
@@ -562,10 +567,13 @@ class Dispatcher:
         entry = self.settings.notifiers.get(row.notifier)
         if entry is None or entry.digest is None:
             return False  # sending it fails and says why
+        return digest_slot(self.settings, entry, self._digest_day(row)).end <= now
+
+    def _digest_day(self, row: Delivery) -> date:
+        """The first day a digest row speaks for (its key's day, in the plan's payload)."""
         first_day = (row.payload or {}).get("occurrence")
-        day = date.fromisoformat(first_day) if first_day else \
+        return date.fromisoformat(first_day) if first_day else \
             row.due_at.astimezone(self.tz).date()
-        return digest_slot(self.settings, entry, day).end <= now
 
     async def _record_missed(self, missed: dict[str, list[Delivery]], now: datetime) -> None:
         keys = [row.key for rows in missed.values() for row in rows]
@@ -646,10 +654,8 @@ class Dispatcher:
 
     def _digest(self, row: Delivery, loaded: LoadedTimeline, lang: Any,
                 late: bool) -> Message:
-        first_day = (row.payload or {}).get("occurrence")
         return planned_digest(row.key, loaded, self.settings, row.notifier,
-                              date.fromisoformat(first_day) if first_day
-                              else row.due_at.astimezone(self.tz).date(), lang=lang, late=late)
+                              self._digest_day(row), lang=lang, late=late)
 
     # ── sending and recording ────────────────────────────────────────────────────────
     async def _attempt(self, batch: _Batch) -> SendResult:
