@@ -158,7 +158,6 @@ def write_config(path: Path, url: str, *, store: str | None = None, group: bool 
         "store": store or f"sqlite:///{path.parent / 'timeline.db'}",
         "timezone": "Asia/Shanghai",
         "lang": "en",
-        "server": {"enabled": False},
         "reminders": {"catch_up": catch_up, "retry_base": "1s", "retry_max": "2s",
                       "max_attempts": max_attempts, "concurrency": concurrency},
         "notifiers": {"hook": {"type": "webhook", "url": url, "secret": WHSEC,

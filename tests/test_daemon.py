@@ -118,6 +118,8 @@ def test_reminder_fires_within_a_second_of_its_due_time_signed(
     assert hit.id == key("ontime", due)
     assert payload["kind"] == "reminder" and payload["event"] == "ontime"
     assert payload["late"] is False
+    # Started with --no-server: no link to a feed nothing serves.
+    assert payload["links"] == []
 
     poll(lambda: hit.id in in_state(config, "sent"), 5, "the delivery marked sent")
     row = deliveries(config, "sent")[hit.id]

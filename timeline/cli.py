@@ -203,7 +203,10 @@ def run(config_path: Path | None, watch: bool, no_server: bool, verbose: bool) -
 
     setup_logging(verbose)
     settings = _settings(config_path)
-    sys.exit(run_daemon(settings, watch=watch, serve=False if no_server else None))
+    if no_server:  # as if the config said so: messages then link no feed that is not served
+        settings = settings.model_copy(update={
+            "server": settings.server.model_copy(update={"enabled": False})})
+    sys.exit(run_daemon(settings, watch=watch))
 
 
 @cli.command()
