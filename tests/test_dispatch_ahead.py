@@ -13,13 +13,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from notifiers.registry import build
+from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver
-from timeline.config import parse_settings
 from timeline.dispatch import PREPARE_AHEAD, Dispatcher, _Batch
 from timeline.loader import LoadedTimeline
 from timeline.store import Delivery, PlannedDelivery, Store
-from timeline.web.source import TimelineSource
 
 EVENT = "diesel-window-1"
 PAYLOAD = {"kind": "reminder", "occurrence": "2024-05-31", "anchor": "due", "lead": "7d",
@@ -28,16 +26,8 @@ PAYLOAD = {"kind": "reminder", "occurrence": "2024-05-31", "anchor": "due", "lea
 
 def _dispatcher(receiver: Receiver, client: httpx.AsyncClient,
                 loaded: LoadedTimeline) -> tuple[Dispatcher, Store]:
-    settings = parse_settings(f"""
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/hook", group: false}}
-routes:
-  - {{notify: [hook]}}
-""", "ahead-config.yaml")
-    store = Store.open("sqlite://")
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
-                               client)}
-    return Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test"), store
+    return in_memory_dispatcher(webhook_settings(f"{receiver.url}/hook", hook="group: false"),
+                                client, loaded)
 
 
 def _plan(store: Store, lead: str, due: datetime) -> str:

@@ -7,14 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from notifiers.registry import build
+from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver
-from timeline.config import parse_settings
-from timeline.dispatch import Dispatcher
 from timeline.loader import LoadedTimeline, parse_timeline
 from timeline.plan import plan_reminders
-from timeline.store import PlannedDelivery, Store
-from timeline.web.source import TimelineSource
+from timeline.store import PlannedDelivery
 
 # Monday 2024-05-20 09:00 in Shanghai: the week up to 05-27 holds one reminder of the
 # repo's timeline, diesel window 1 closing on 05-31 (its 7-day reminder on Friday 05-24).
@@ -23,22 +20,13 @@ MONDAY_9AM = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
 
 async def test_a_weekly_digest_lists_the_weeks_reminders(
         receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
-    settings = parse_settings(f"""
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/digest", reminders: false,
-          digest: weekly mon 09:00}}
-routes:
-  - {{notify: [hook]}}
-""", "digest-config.yaml")
-    store = Store.open("sqlite://")
+    settings = webhook_settings(f"{receiver.url}/digest",
+                                hook="reminders: false, digest: weekly mon 09:00")
+    # Running since before it fell due: on time, as far as the dispatcher can tell.
+    dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=MONDAY_9AM)
     key = "digest/2024-05-20/weekly/hook"
     store.add_planned([PlannedDelivery(key, "", "hook", MONDAY_9AM, {"kind": "digest"})],
                       now=MONDAY_9AM)
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
-                               client)}
-    # Running since before it fell due: on time, as far as the dispatcher can tell.
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=MONDAY_9AM)
 
     assert await dispatcher.run_due() == 1
 
@@ -69,26 +57,18 @@ async def test_a_digest_sent_before_a_holiday_speaks_for_its_own_week(
         receiver: Receiver, client: httpx.AsyncClient) -> None:
     # Monday 16 September 2024 is Mid-Autumn: the digest for 16..23 goes out on Saturday
     # the 14th, a worked day; it lists only its own week and counts days from the 14th.
-    settings = parse_settings(f"""
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/digest", reminders: false,
-          digest: weekly mon 09:00}}
-routes:
-  - {{notify: [hook]}}
-""", "digest-config.yaml")
+    settings = webhook_settings(f"{receiver.url}/digest",
+                                hook="reminders: false, digest: weekly mon 09:00")
     loaded = parse_timeline(HOLIDAY_WEEK)
     [planned] = plan_reminders(loaded, settings, datetime(2024, 9, 14, tzinfo=UTC),
                                datetime(2024, 9, 15, tzinfo=UTC))
     assert planned.key == "digest/2024-09-16/weekly/hook"
     assert planned.due_at == datetime(2024, 9, 14, 1, 0, tzinfo=UTC)
-    store = Store.open("sqlite://")
+    dispatcher, store = in_memory_dispatcher(settings, client, loaded,
+                                             started_at=planned.due_at)
     store.add_planned([PlannedDelivery(planned.key, "", "hook", planned.due_at,
                                        planned.payload())],  # as a reload stores it
                       now=planned.due_at)
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
-                               client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=planned.due_at)
 
     assert await dispatcher.run_due() == 1
 
@@ -101,28 +81,19 @@ routes:
 
 async def test_a_digest_late_after_downtime_is_marked_and_one_whose_week_is_over_missed(
         receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
-    settings = parse_settings(f"""
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/digest", reminders: false,
-          digest: daily 09:00}}
-routes:
-  - {{notify: [hook]}}
-""", "digest-config.yaml")
-    store = Store.open("sqlite://")
+    settings = webhook_settings(f"{receiver.url}/digest",
+                                hook="reminders: false, digest: daily 09:00")
     # Down from Monday morning to Tuesday noon: Monday's digest spoke of a day now over,
     # Tuesday's of one still going.
     monday, tuesday = MONDAY_9AM, MONDAY_9AM + timedelta(days=1)
+    restarted = tuesday + timedelta(hours=3)
+    dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=restarted)
     for day, due in (("2024-05-20", monday), ("2024-05-21", tuesday)):
         store.add_planned([PlannedDelivery(f"digest/{day}/daily/hook", "", "hook", due,
                                            {"anchor": "digest", "occurrence": day})],
                           now=monday)
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/digest"},
-                               client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=tuesday + timedelta(hours=3))
-    dispatcher_now = tuesday + timedelta(hours=3)
-    rows = store.claim_due(dispatcher_now, "test")
-    batches = await dispatcher._triage(rows, dispatcher_now)
+    rows = store.claim_due(restarted, "test")
+    batches = await dispatcher._triage(rows, restarted)
     assert [(b.kind, b.late, [r.key for r in b.rows]) for b in batches] == [
         ("digest", True, ["digest/2024-05-21/daily/hook"])]
     assert store.get("digest/2024-05-20/daily/hook").state == "missed"

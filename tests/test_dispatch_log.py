@@ -8,36 +8,25 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from notifiers.registry import build
+from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver, Reply
-from timeline.config import parse_settings
-from timeline.dispatch import Dispatcher
 from timeline.loader import LoadedTimeline
-from timeline.store import PlannedDelivery, Store
-from timeline.web.source import TimelineSource
+from timeline.store import PlannedDelivery
 
 
 async def test_a_pass_logs_a_summary_and_each_failure(
         receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline,
         caplog: pytest.LogCaptureFixture) -> None:
-    settings = parse_settings(f"""
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/hook", group: false}}
-routes:
-  - {{notify: [hook]}}
-""", "log-config.yaml")
     now = datetime.now(UTC)
-    store = Store.open("sqlite://")
+    dispatcher, store = in_memory_dispatcher(
+        webhook_settings(f"{receiver.url}/hook", hook="group: false"), client, loaded,
+        started_at=now)
     payload = {"kind": "reminder", "occurrence": "2024-05-31", "anchor": "due", "lead": "7d",
                "all_day": True}
     store.add_planned([PlannedDelivery(f"diesel-window-1/2024-05-31/{lead}/hook",
                                        "diesel-window-1", "hook", now, payload)
                        for lead in ("1d", "7d", "30d")], now=now)
     receiver.reset(Reply(200), Reply(200), Reply(400, body="bad request"))
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
-                               client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=now)
 
     with caplog.at_level(logging.INFO, logger="timeline.dispatch"):
         assert await dispatcher.run_due() == 3
@@ -53,22 +42,13 @@ routes:
 
 async def test_an_unkeepable_retry_after_is_held_to_a_day_not_a_stuck_claim(
         receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
-    settings = parse_settings(f"""
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/hook"}}
-routes:
-  - {{notify: [hook]}}
-""", "retry-config.yaml")
     now = datetime.now(UTC)
-    store = Store.open("sqlite://")
+    dispatcher, store = in_memory_dispatcher(webhook_settings(f"{receiver.url}/hook"), client,
+                                             loaded, started_at=now)
     key = "diesel-window-1/2024-05-31/7d/hook"
     store.add_planned([PlannedDelivery(key, "diesel-window-1", "hook", now, {
         "occurrence": "2024-05-31", "anchor": "due", "lead": "7d", "all_day": True})], now=now)
     receiver.reset(Reply(429, headers={"Retry-After": "1e20"}))
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
-                               client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=now)
     assert await dispatcher.run_due() == 1
     row = store.get(key)
     assert row is not None and row.state == "retrying"  # recorded, not left `sending`

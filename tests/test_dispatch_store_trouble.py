@@ -11,31 +11,21 @@ from typing import Any
 
 import httpx
 
-from notifiers.registry import build
+from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver, Reply
-from timeline.config import parse_settings
 from timeline.dispatch import Dispatcher
 from timeline.loader import LoadedTimeline
 from timeline.store import PlannedDelivery, Store
-from timeline.web.source import TimelineSource
 
 PAYLOAD = {"occurrence": "2024-05-31", "anchor": "due", "lead": "7d", "all_day": True}
 
 
 def _dispatcher(receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline,
                 concurrency: int = 8) -> tuple[Dispatcher, Store]:
-    settings = parse_settings(f"""
-reminders: {{concurrency: {concurrency}, retry_base: 1s}}
-notifiers:
-  hook: {{type: webhook, url: "{receiver.url}/hook", group: false}}
-routes:
-  - {{notify: [hook]}}
-""", "trouble-config.yaml")
-    store = Store.open("sqlite://")
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
-                               client)}
-    return Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                      started_at=datetime.now(UTC)), store
+    settings = webhook_settings(
+        f"{receiver.url}/hook", hook="group: false",
+        top=f"reminders: {{concurrency: {concurrency}, retry_base: 1s}}")
+    return in_memory_dispatcher(settings, client, loaded, started_at=datetime.now(UTC))
 
 
 def _plan(store: Store, event: str, lead: str) -> str:

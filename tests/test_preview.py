@@ -8,15 +8,12 @@ from textwrap import dedent
 
 import httpx
 
-from notifiers.registry import build
+from tests.dispatch_helpers import in_memory_dispatcher
 from tests.receiver import Receiver
 from timeline.config import parse_settings
-from timeline.dispatch import Dispatcher
 from timeline.loader import parse_timeline
 from timeline.preview import preview_messages
 from timeline.reload import apply_timeline
-from timeline.store import Store
-from timeline.web.source import TimelineSource
 
 # Two deadlines on one day with the same lead fall due at the same minute: one message.
 EVENTS = dedent("""
@@ -47,12 +44,8 @@ routes:
     [shown] = preview_messages(loaded, settings, date(2024, 6, 1), date(2024, 6, 30))
     assert sorted(item.event for item in shown.message.items) == ["form-a", "form-b"]
 
-    store = Store.open("sqlite://")
+    dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=BEFORE)
     apply_timeline(store, settings, loaded, BEFORE)
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook"},
-                               client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=BEFORE)
     assert await dispatcher.run_due() == 2
 
     assert len(receiver.requests) == 1
@@ -87,12 +80,8 @@ routes:
     assert sorted(item.event for item in forms.items) == ["form-a", "form-b"]
     assert "13 days left" in forms.text  # counted from Friday the 7th
 
-    store = Store.open("sqlite://")
+    dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=BEFORE)
     apply_timeline(store, settings, loaded, BEFORE)
-    notifiers = {"hook": build("hook", {"type": "webhook", "url": f"{receiver.url}/hook",
-                                        "lang": "en"}, client)}
-    dispatcher = Dispatcher(settings, store, notifiers, TimelineSource(loaded), "test",
-                            started_at=BEFORE)
     assert await dispatcher.run_due() == 2
 
     sent = {r.headers["webhook-id"]: r.json() for r in receiver.requests}
