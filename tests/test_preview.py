@@ -127,3 +127,29 @@ def test_preview_refuses_a_range_that_ends_before_it_starts() -> None:
     result = CliRunner().invoke(cli, ["preview", "--from", "2024-06-10", "--to", "2024-06-01"])
     assert result.exit_code == 2
     assert "--to 2024-06-01 is before --from 2024-06-10" in result.output
+
+
+async def test_the_daemon_names_another_zone_as_the_preview_does(
+        receiver: Receiver, client: httpx.AsyncClient) -> None:
+    # The store keeps the occurrence as an offset ("-04:00"); the message names the zone.
+    loaded = parse_timeline(dedent("""
+        stories:
+          - {id: s, title: 报道, source: {newspaper: 报纸}, published: 2024-05-01}
+        events:
+          - {id: ny-call, story: s, kind: happening, title: 纽约电话会, source: 原文,
+             date: "2024-06-03T20:00:00", timezone: America/New_York, reminders: [0m]}
+    """))
+    settings = parse_settings(f"""
+notifiers:
+  hook: {{type: webhook, url: "{receiver.url}/hook"}}
+routes:
+  - {{notify: [hook]}}
+""", "preview-config.yaml")
+    [shown] = preview_messages(loaded, settings, date(2024, 6, 1), date(2024, 6, 30))
+    dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=BEFORE)
+    apply_timeline(store, settings, loaded, BEFORE)
+    assert await dispatcher.run_due() == 1
+    sent = receiver.last.json()
+    when = "日期：2024-06-04 08:00（周二；America/New_York 当地时间 2024-06-03 20:00）"
+    assert when in shown.message.text and when in sent["text"]  # days left: sent years later
+    store.close()

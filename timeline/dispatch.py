@@ -599,8 +599,9 @@ class Dispatcher:
         except KeyError:
             return None
         text = payload["occurrence"]
-        occurrence: date | datetime = (date.fromisoformat(text) if len(text) == 10
-                                       else datetime.fromisoformat(text))
+        occurrence: date | datetime = date.fromisoformat(text) if len(text) == 10 else \
+            datetime.fromisoformat(text).astimezone(event.zone(loaded.timeline.timezone))
+        # ^ back in its event's named zone, as the plan gave it: the message names the zone
         return ReminderLine(key=row.key, event=event, story=loaded.timeline.story(event.story),
                             anchor=payload.get("anchor", "due"), occurrence=occurrence,
                             lead=payload.get("lead", ""), due=row.due_at,

@@ -59,6 +59,11 @@ class ReminderLine:
         return occurrence
 
     @property
+    def day(self) -> date:
+        """The day it falls on, on the readers' clock: what days left count to."""
+        return _day(self.when)
+
+    @property
     def elsewhere(self) -> bool:
         """A timed item whose own zone is not the readers'."""
         occurrence = self.occurrence
@@ -110,10 +115,10 @@ def _when(line: ReminderLine, lang: Lang) -> str:
     when = line.when
     text = format_when(when, line.event.precision, lang)
     if line.event.precision.value == "day":
-        weekday = _WEEKDAYS[lang][_day(when).weekday()]
+        weekday = _WEEKDAYS[lang][line.day.weekday()]
         if line.elsewhere:  # and its own wall clock, as the source gives it
             own = line.occurrence
-            zone = getattr(own.tzinfo, "key", None) or own.strftime("UTC%z")  # type: ignore[union-attr]
+            zone = str(own.tzinfo)  # type: ignore[union-attr]  # a ZoneInfo: its name
             local = format_when(own, line.event.precision, lang)
             text += (f"（周{weekday}；{zone} 当地时间 {local}）" if lang == "zh"
                      else f" ({weekday}; {local} {zone} time)")
@@ -127,7 +132,7 @@ def _item(line: ReminderLine, today: date, base_url: str | None, lang: Lang) -> 
         key=line.key, event=line.event.id, story=line.event.story,
         title=_title(line.event, lang),
         occurrence=line.occurrence, lead=line.lead, due=line.due,
-        days_left=(_day(line.when) - today).days,
+        days_left=(line.day - today).days,
         url=line.event.url or (f"{base_url}/#{line.event.id}" if base_url else None),
         extra={"anchor": line.anchor, "precision": line.event.precision.value,
                "estimated": line.estimated})
@@ -135,7 +140,7 @@ def _item(line: ReminderLine, today: date, base_url: str | None, lang: Lang) -> 
 
 def _block(line: ReminderLine, today: date, lang: Lang, markdown: bool) -> list[str]:
     event, zh = line.event, lang == "zh"
-    days = (_day(line.when) - today).days
+    days = (line.day - today).days
     anchor = _ANCHOR[lang].get(line.anchor, "")
     title = _title(event, lang)
     head = f"**{title}**" if markdown else title
@@ -167,7 +172,7 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
     zh = lang == "zh"
     first = lines[0]
     if len(lines) == 1:
-        days = (_day(first.when) - today).days
+        days = (first.day - today).days
         headline = (f"【政策提醒】{_title(first.event, lang)}（{days_left_text(days, lang)}）"
                     if zh else f"Policy reminder: {_title(first.event, lang)} "
                                f"({days_left_text(days, lang)})")
