@@ -197,13 +197,13 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
                    links=tuple(links), ics=ics, late=late)
 
 
-def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, until: date,
-                   lang: Lang, feed_url: str | None, base_url: str | None = None,
-                   since: date | None = None, late: bool = False) -> Message:
-    """What falls due from `since` (default `today`) to `until`, days counted from `today`."""
+def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, since: date,
+                   until: date, lang: Lang, feed_url: str | None, base_url: str | None = None,
+                   late: bool = False) -> Message:
+    """What falls due from `since` to `until`, days counted from `today` (its send day)."""
     zh = lang == "zh"
-    period = f"{(since or today).isoformat()} 至 {until.isoformat()}" if zh else \
-        f"{(since or today).isoformat()} – {until.isoformat()}"
+    period = f"{since.isoformat()} 至 {until.isoformat()}" if zh else \
+        f"{since.isoformat()} – {until.isoformat()}"
     flag = ("（补发）" if zh else " (sent late)") if late else ""
     if not lines:
         headline = (f"【政策摘要】{period} 没有到期事项{flag}" if zh
