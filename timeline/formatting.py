@@ -19,7 +19,9 @@ _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "A
 _PRECISION = {
     Precision.DAY: ("精确到日", "exact day"),
     Precision.MONTH: ("精确到月", "month only"),
+    Precision.MONTH_END: ("月底前", "by month-end"),
     Precision.QUARTER: ("精确到季度", "quarter only"),
+    Precision.HALF_YEAR: ("精确到半年", "half-year only"),
     Precision.YEAR: ("精确到年", "year only"),
     Precision.YEAR_END: ("年底前", "by year-end"),
     Precision.APPROXIMATE: ("约数", "approximate"),
@@ -31,7 +33,9 @@ _SUFFIX = {
     Precision.DAY: ("", ""),
     Precision.APPROXIMATE: ("（日期为约数）", " (approximate date)"),
     Precision.MONTH: ("（仅知月份）", " (month only)"),
+    Precision.MONTH_END: ("（月底前）", " (by month-end)"),
     Precision.QUARTER: ("（仅知季度）", " (quarter only)"),
+    Precision.HALF_YEAR: ("（仅知半年）", " (half-year only)"),
     Precision.YEAR: ("（仅知年份）", " (year only)"),
     Precision.YEAR_END: ("（年底前）", " (by year-end)"),
 }
@@ -61,6 +65,12 @@ def format_when(value: date | datetime | None, precision: Precision = Precision.
         return day.isoformat()
     if precision is Precision.MONTH:
         return f"{day.year}年{day.month}月" if zh else f"{_MONTHS_EN[day.month - 1]} {day.year}"
+    if precision is Precision.MONTH_END:
+        return f"{day.year}年{day.month}月底前" if zh else \
+            f"by the end of {_MONTHS_EN[day.month - 1]} {day.year}"
+    if precision is Precision.HALF_YEAR:
+        half = 1 if day.month <= 6 else 2
+        return f"{day.year}年{'上' if half == 1 else '下'}半年" if zh else f"H{half} {day.year}"
     if precision is Precision.QUARTER:
         quarter = (day.month - 1) // 3 + 1
         return f"{day.year}年第{quarter}季度" if zh else f"Q{quarter} {day.year}"

@@ -51,7 +51,9 @@ class Precision(StrEnum):
 
     DAY = "day"
     MONTH = "month"
+    MONTH_END = "month-end"
     QUARTER = "quarter"
+    HALF_YEAR = "half-year"
     YEAR = "year"
     YEAR_END = "year-end"
     APPROXIMATE = "approximate"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from timeline import __version__
+from timeline.model import Precision
 
 __all__ = ["openapi"]
 
@@ -121,8 +122,7 @@ def openapi() -> dict[str, Any]:
                                          "opening day"},
                 "end": {"type": ["string", "null"]},
                 "all_day": {"type": "boolean"},
-                "precision": {"enum": ["day", "month", "quarter", "year", "year-end",
-                                       "approximate"]},
+                "precision": {"enum": [p.value for p in Precision]},
                 "estimated": {"type": "boolean"},
                 "tags": {"type": "array", "items": {"type": "string"}},
                 "note": {"type": "string"},

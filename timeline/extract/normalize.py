@@ -1,0 +1,166 @@
+"""Normalizing a notice's text for reading dates, with a map back to the original.
+
+Text pulled out of a PDF breaks words and dates across lines ("2011 年 8\\n月1日"), puts
+spaces inside dates and names ("记 者 宁 亚 琴") and writes digits and punctuation full
+width. The normalized text has ASCII digits and punctuation, no layout whitespace, and one
+"\\n" per paragraph; `origin[i]` is the offset in the original of normalized character i,
+so every quote found in the normalized text can be shown as the original wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from array import array
+from dataclasses import dataclass
+
+__all__ = ["Normalized", "normalize", "width"]
+
+_DASHES = dict.fromkeys(map(ord, "—–―─━‒"), "—")
+_WAVES = dict.fromkeys(map(ord, "〜∼"), "~")
+_DROP = frozenset("\u200b\u200c\u200d\ufeff\u00ad")
+_FINAL = frozenset("。!?;")  # after full-width folding
+_CLOSERS = frozenset("”’」』)】")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    origin: array  # len(text) + 1 entries: the last is the original's length
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """The original offsets of normalized text[start:end]."""
+        if end <= start:
+            return self.origin[start], self.origin[start]
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def _fold(char: str) -> str:
+    code = ord(char)
+    if 0xFF01 <= code <= 0xFF5E:  # full-width ASCII
+        char = chr(code - 0xFEE0)
+        return char
+    if char in ("\u3000", "\xa0", "\t", "\r", "\f", "\v"):
+        return " "
+    return char.translate(_DASHES).translate(_WAVES)
+
+
+def width(line: str) -> float:
+    """Display width in CJK cells: a full-width character is 1, ASCII a half."""
+    return sum(0.5 if ord(c) < 0x2E80 and unicodedata.east_asian_width(c) in "NaH" else 1.0
+               for c in line)
+
+
+def _ascii_word(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char in "._")
+
+
+_LIST_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+、|\(?[一二三四五六七八九十]+\)|"
+                        r"\d+(?:\.\d+)*[.、)]|\d+(?:\.\d+)+|第[一二三四五六七八九十\d]+[条章节]|【)")
+_NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,，]{0,6}电)")
+_BYLINE = re.compile(r"^[(（](?:本报)?(?:实习)?(?:记者|通讯员)[^()（）]{1,30}[)）]$")
+# A line ending inside a date ("…2024 年 5" / "月1日", "…20" / "24年"): never a paragraph end.
+_GLUE = re.compile(r"[\d年月]$")
+_GLUE_NEXT = re.compile(r"^(?:[年月日号时分]|\d+[年月日号时分:\-./])")
+_LABEL = re.compile(r"^[\u4e00-\u9fff]{2,8}[:：]")  # 招标编号：, 电话：, 地址：
+
+
+def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
+    """Per line: whether a paragraph ends after it (else the next line continues it).
+    `layout`: "lines" (each line a paragraph: HTML, Word, a web page's text), "column" (a
+    PDF's or a newspaper's column, lines filled to one width) or "ragged" (wrapped, but
+    not evenly: only a clearly short line ends a paragraph)."""
+    # Spaces a PDF puts between characters are not text: a spaced-out line is no wider.
+    widths = [width("".join(line.split())) for line in lines]
+    short_ratio = 0.72 if layout == "column" else 0.35
+    ends = []
+    for index, line in enumerate(lines):
+        text = line.strip()
+        if not text or layout == "lines":
+            # A blank line in a column proves nothing (a PDF's column break falls mid-word
+            # too): the line before it decides.
+            ends.append(layout == "lines")
+            continue
+        bare = text.rstrip("".join(_CLOSERS))
+        last = _fold(bare[-1]) if bare else ""
+        following = next((lines[j].strip() for j in range(index + 1, len(lines))
+                          if lines[j].strip()), "")
+        following = "".join(_fold(c) for c in following[:12])
+        near = [w for w in widths[max(0, index - 4):index + 5] if w]
+        column = max(near) if near else 0
+        short = column >= 8 and widths[index] < short_ratio * column
+        starts_item = bool(_LIST_ITEM.match(following) or _NEWS_LEAD.match(following)
+                           or _LABEL.match(following))
+        if _GLUE.search(text) and _GLUE_NEXT.match(following) and not starts_item:
+            ends.append(False)
+            continue
+        ends.append(last in _FINAL or short or _BYLINE.match(text) is not None
+                    or (starts_item and widths[index] < column))
+    return ends
+
+
+def _layout(lines: list[str]) -> str:
+    """"column" for lines wrapped at one width (a PDF, a newspaper page): narrow, most of
+    them filled to their neighbours' width; "ragged" for narrow lines that mostly do not
+    end a sentence; else "lines": one paragraph a line, of every length."""
+    widths = [width("".join(line.split())) for line in lines if line.strip()]
+    if len(widths) < 4 or statistics.median(widths) > 45:
+        return "lines"
+    full = sum(1 for i, w in enumerate(widths)
+               if w >= 0.85 * max(widths[max(0, i - 4):i + 5]))
+    if full >= 0.55 * len(widths):
+        return "column"
+    texts = [line.strip().rstrip("".join(_CLOSERS)) for line in lines if line.strip()]
+    ending = sum(1 for t in texts if t and _fold(t[-1]) in _FINAL | {":"})
+    return "ragged" if ending < 0.35 * len(texts) else "lines"
+
+
+def normalize(original: str, *, hard_lines: bool | None = None) -> Normalized:
+    """`hard_lines`: every line break ends a paragraph (HTML, Word); None: decide from the
+    layout (narrow, evenly filled lines are a PDF's or a newspaper column's)."""
+    lines = original.split("\n")
+    layout = _layout(lines) if hard_lines is None else "lines" if hard_lines else "column"
+    ends = _paragraph_ends(lines, layout)
+    out: list[str] = []
+    origin = array("l")
+    pending_space: int | None = None  # offset of a whitespace run not yet decided
+    pending_break = False
+    wrapped_break = False
+    offset = 0
+    for number, line in enumerate(lines):
+        for char in line:
+            folded = _fold(char)
+            if char in _DROP:
+                offset += 1
+                continue
+            if folded == " ":
+                if pending_space is None:
+                    pending_space = offset
+                offset += 1
+                continue
+            if out:
+                if pending_break:
+                    if out[-1] != "\n":
+                        out.append("\n")
+                        origin.append(pending_space if pending_space is not None else offset)
+                elif pending_space is not None and _ascii_word(out[-1]) and _ascii_word(folded) \
+                        and not (wrapped_break and layout != "lines"):
+                    out.append(" ")
+                    origin.append(pending_space)
+            pending_space = None
+            pending_break = False
+            wrapped_break = False
+            out.append(folded)
+            origin.append(offset)
+            offset += 1
+        if number < len(lines) - 1:
+            # A column wraps anywhere, inside a number too ("20" / "24年"): no space there.
+            wrapped_break = True
+            if pending_space is None:
+                pending_space = offset
+            if ends[number]:
+                pending_break = True
+            offset += 1  # the "\n"
+    origin.append(len(original))
+    return Normalized("".join(out), origin)

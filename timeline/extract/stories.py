@@ -1,0 +1,152 @@
+"""Splitting a page into its stories, and finding the notice's own date.
+
+A newspaper page carries several stories: each opens with a headline or with 本报讯（记者
+…）, and many end with a byline （记者 …）. A single notice is one story, titled by its
+first line. Works on normalized text (one paragraph a line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from timeline.extract import patterns as P
+from timeline.extract.anchor import Published
+from timeline.extract.recognize import Point, find_points
+from timeline.model import Precision
+
+__all__ = ["Paragraph", "StorySpan", "find_published", "paragraphs", "split_stories"]
+
+_ISSUER = re.compile(r"(?:局|厅|委|委员会|办公室|办|政府|中心|公司|院|所|站|会|部|处|署|协会|学校|"
+                     r"医院|集团|小组|指挥部)\)?$")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StorySpan:
+    start: int  # normalized offsets
+    end: int
+    title: str
+    headline: bool  # the title is the story's own headline, not made from its first lines
+    byline: str | None = None
+
+
+def paragraphs(text: str) -> list[Paragraph]:
+    out, offset = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            out.append(Paragraph(offset, offset + len(line), line))
+        offset += len(line) + 1
+    return out
+
+
+def _headline(text: str) -> bool:
+    """A headline: a short line of its own, not a sentence of the body."""
+    body = text.rstrip("!?")
+    return (4 <= len(text) <= 40 and "。" not in text and not text.startswith(("“", "\"", "("))
+            and not body.endswith((",", ":", "、", ";", "。")) and "," not in body[-3:]
+            and P.BYLINE.match(text) is None and not _is_date_line(text))
+
+
+def _is_date_line(text: str) -> bool:
+    return bool(re.fullmatch(r"[\d〇零一二三四五六七八九十年月日号.\-/() 星期周一二三四五六日天]+", text))
+
+
+def _lead_title(paragraph: str) -> str:
+    """A title for a story without a headline: its news lead, "近日，X开馆" → "X开馆"."""
+    body = P.LEAD_BYLINE.sub("", paragraph)
+    body = re.sub(r"^记者从[^,]{2,20}获悉,", "", body)
+    lead = re.search(r"(?:近日|日前|近期|目前|今天|昨天|今年以来)[,]([^,。;!?]{4,40})", body)
+    if lead:
+        return lead.group(1)
+    first = re.split(r"[,。;!?]", body, maxsplit=1)[0]
+    return first[:40]
+
+
+def split_stories(text: str) -> list[StorySpan]:
+    """The stories of a normalized text, in order; at least one."""
+    paras = paragraphs(text)
+    if not paras:
+        return [StorySpan(0, len(text), "", False)]
+    starts: list[int] = [0]  # paragraph indexes where a story begins
+    for index, para in enumerate(paras):
+        if index == 0:
+            continue
+        previous = paras[index - 1].text
+        if P.NEWS_LEAD.match(para.text):
+            # A headline right before the 本报讯 line is the new story's own.
+            begin = index
+            while begin - 1 > starts[-1] and _headline(paras[begin - 1].text) \
+                    and index - begin < 2:
+                begin -= 1
+            if begin > starts[-1]:
+                starts.append(begin)
+        elif (P.BYLINE.match(previous) and index > starts[-1]) or (_headline(para.text) and para.text.endswith("!") and index > starts[-1] + 1 \
+                and any(P.NEWS_LEAD.match(paras[i].text) for i in range(starts[-1], index))):
+            starts.append(index)
+    stories = []
+    for number, first in enumerate(starts):
+        last = (starts[number + 1] if number + 1 < len(starts) else len(paras)) - 1
+        block = paras[first:last + 1]
+        byline = next((p.text for p in block if P.BYLINE.match(p.text)), None)
+        lead = next((p for p in block if P.NEWS_LEAD.match(p.text)), None)
+        if lead is not None and byline is None:
+            match = P.LEAD_BYLINE.match(lead.text.removeprefix("本报讯"))
+            byline = match.group() if match else None
+        if _headline(block[0].text) and block[0] is not lead:
+            title, headline = block[0].text, True
+        else:
+            title, headline = _lead_title((lead or block[0]).text), False
+        end = paras[last].end if number + 1 == len(starts) else paras[last + 1].start
+        stories.append(StorySpan(block[0].start if number else 0, end if number + 1 < len(starts)
+                                 else len(text), title.strip(), headline, byline))
+    return stories
+
+
+def _date_of(text: str) -> Point | None:
+    points = [p for p in find_points(text, []) if p.year and p.month and p.day]
+    return points[0] if len(points) == 1 else None
+
+
+def find_published(text: str) -> tuple[Published, tuple[int, int]] | None:
+    """The notice's own date: a signature line at the end (the issuing body, then the date)
+    or a header ("发布时间：2025-02-20", a masthead date); with its span, so that it is not
+    taken for an event."""
+    paras = paragraphs(text)
+    for para in reversed(paras[-4:]):
+        stripped = para.text.strip()
+        point = _date_of(stripped)
+        if point is None:
+            continue
+        rest = (stripped[:point.start] + stripped[point.end:]).strip()
+        # the date alone, or after the issuing body's name (西宁市工业和信息化局 2025年2月20日,
+        # 招标代理机构：某某有限公司 2024年3月18日)
+        body = _ISSUER.search(stripped[:point.start].strip()) is not None
+        if point.end >= len(stripped) - 3 and (not rest or (len(rest) <= 30 and (
+                body or not re.search(r"[,。;:!?]", rest)))):
+            return _published(point, "signature"), (para.start + point.start,
+                                                    para.start + point.end)
+    for para in paras[:8]:
+        label = P.PUBLISHED_LABEL.search(para.text)
+        if label:
+            point = _date_of(para.text[label.end():label.end() + 40])
+            if point is not None:
+                offset = para.start + label.end()
+                return _published(point, "header"), (offset + point.start, offset + point.end)
+        if _is_date_line(para.text.strip()) and (point := _date_of(para.text)) is not None:
+            return _published(point, "header"), (para.start + point.start,
+                                                 para.start + point.end)
+    return None
+
+
+def _published(point: Point, origin: str) -> Published:
+    from datetime import date
+
+    assert point.year and point.month and point.day
+    return Published(date(point.year, point.month, point.day), Precision.DAY, origin)
