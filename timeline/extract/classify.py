@@ -113,15 +113,19 @@ def _day_of(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _criterion(context: _Context, mention: Mention, point: Point | None) -> bool:
+def _criterion(context: _Context, mention: Mention) -> bool:
+    """Whether the date says who qualifies: "…注册登记的", "出生于…", "2024年度营业收入…"."""
     after = context.text[mention.end:mention.end + 40]
     if P.CRITERION_AFTER.match(_CLAUSE.split(after, maxsplit=1)[0]):
         return True
-    if P.CRITERION_BEFORE.search(context.text[max(0, mention.start - 6):mention.start]):
+    head = mention.first.start if mention.first is not None else mention.start
+    if P.CRITERION_BEFORE.search(context.text[max(0, head - 10):head]):
         return True
-    return bool(point and point.fiscal and P.CRITERION_FISCAL.match(
-        context.text[point.end - 1:point.end + 12] if context.text[point.end - 1] == "度"
-        else context.text[point.end:point.end + 12]))
+    point = mention.last or mention.first
+    if point is None or not point.fiscal:
+        return False
+    tail = point.end - 1 if context.text[point.end - 1] == "度" else point.end
+    return bool(P.CRITERION_FISCAL.match(context.text[tail:tail + 12]))
 
 
 def _year_name(context: _Context, point: Point) -> bool:
@@ -143,7 +147,7 @@ def _is_past(context: _Context, last: date | datetime) -> bool:
 
 
 def _application(context: _Context, mention: Mention) -> bool:
-    near = context.sentence_before(mention.start)[-30:] + context.clause_after(mention.end)[:12]
+    near = context.sentence_before(mention.start)[-30:] + context.clause_after(mention.end)[:24]
     return P.APPLICATION.search(near) is not None
 
 
@@ -153,7 +157,7 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
     assert point is not None
     if context.in_title(mention):
         return Skipped(mention, "title")
-    if _criterion(context, mention, point):
+    if _criterion(context, mention):
         return Skipped(mention, "criterion")
     if _year_name(context, point) and not mention.marker:
         return Skipped(mention, "title")
@@ -165,7 +169,10 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
     if mention.marker == "since":
         return Skipped(mention, "history")
     if _is_past(context, anchored.last):
-        if mention.marker in ("deadline", "by"):
+        # "截至2023年底，已…": a figure as of a past day. "已于2024年底结束" is history kept.
+        as_of = re.search(r"(?:截至|截止)(?:到|至)?$", context.text[max(0, mention.start - 4):
+                                                              mention.start + 3])
+        if as_of or (mention.marker == "deadline" and point.part is None):
             return Skipped(mention, "history")
         return Reading("happening", mention, anchored.first, None, anchored.precision,
                        _confidence(0.7, anchored), (*notes, "发布前已发生的事，不设提醒"),
@@ -194,7 +201,7 @@ def _range_reading(context: _Context, mention: Mention, context_year: int | None
     assert first is not None and last is not None
     if context.in_title(mention):
         return Skipped(mention, "title")
-    if _criterion(context, mention, last):
+    if _criterion(context, mention):
         return Skipped(mention, "criterion")
     a = anchor(first, context.published, context_year)
     b = anchor(last, context.published, context_year, ends=True)
@@ -219,7 +226,7 @@ def _open_reading(context: _Context, mention: Mention, context_year: int | None
                   ) -> Reading | Skipped:
     last = mention.last
     assert last is not None
-    if _criterion(context, mention, last):
+    if _criterion(context, mention):
         return Skipped(mention, "criterion")
     b = anchor(last, context.published, context_year, ends=True)
     if b is None:
@@ -271,8 +278,9 @@ def _relative_reading(context: _Context, mention: Mention) -> Reading | Skipped:
 def _recurrence_reading(context: _Context, mention: Mention) -> Reading | Skipped:
     rule = mention.recurrence
     assert rule is not None
-    if context.in_speech(mention):
-        return Skipped(mention, "speech")
+    vague = not (rule.weekdays or rule.monthday or rule.times or rule.month)
+    if vague and context.in_speech(mention):
+        return Skipped(mention, "speech")  # “每天跨区接送确实麻烦…”: what a parent says
     if context.in_title(mention):
         return Skipped(mention, "title")
     if rule.weekdays:

@@ -58,8 +58,8 @@ def _ascii_word(char: str) -> bool:
 
 _LIST_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+、|\(?[一二三四五六七八九十]+\)|"
                         r"\d+(?:\.\d+)*[.、)]|\d+(?:\.\d+)+|第[一二三四五六七八九十\d]+[条章节]|【)")
-_NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,，]{0,6}电)")
-_BYLINE = re.compile(r"^[(（](?:本报)?(?:实习)?(?:记者|通讯员)[^()（）]{1,30}[)）]$")
+_NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,，]{0,6}电|(?:日前|近日|近期)[,，]记者|记者从)")
+_BYLINE = re.compile(r"[(（](?:本报)?(?:实习)?(?:记者|通讯员)[^()（）]{1,30}[)）]$")
 # A line ending inside a date ("…2024 年 5" / "月1日", "…20" / "24年"): never a paragraph end.
 _GLUE = re.compile(r"[\d年月]$")
 _GLUE_NEXT = re.compile(r"^(?:[年月日号时分]|\d+[年月日号时分:\-./])")
@@ -86,7 +86,7 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
         last = _fold(bare[-1]) if bare else ""
         following = next((lines[j].strip() for j in range(index + 1, len(lines))
                           if lines[j].strip()), "")
-        following = "".join(_fold(c) for c in following[:12])
+        following = "".join(_fold(c) for c in "".join(following.split())[:12])
         near = [w for w in widths[max(0, index - 4):index + 5] if w]
         column = max(near) if near else 0
         short = column >= 8 and widths[index] < short_ratio * column
@@ -95,7 +95,11 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
         if _GLUE.search(text) and _GLUE_NEXT.match(following) and not starts_item:
             ends.append(False)
             continue
-        ends.append(last in _FINAL or short or _BYLINE.match(text) is not None
+        # a byline ends its story, also when the layout broke it over two lines
+        squeezed = "".join(text.split())  # "（记 者 杨 帆）": a PDF spaces out names
+        byline = _BYLINE.search(squeezed) or (
+            index and _BYLINE.search("".join(lines[index - 1].split()) + squeezed))
+        ends.append(last in _FINAL or short or bool(byline)
                     or (starts_item and widths[index] < column))
     return ends
 

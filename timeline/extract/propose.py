@@ -94,8 +94,8 @@ def _title(norm: Normalized, reading: Reading) -> str:
     before = re.split(r"[,]", before_all)[-1]
     after = _FILLER.sub("", after)
     before = _TRAILING.sub("", re.sub(r"(?:时间|日期|期限)?(?:为|是|:)?$", "", before))
-    before = re.sub(r"^(?:\d+(?:\.\d+)*|[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\))", "",
-                    before)
+    before = re.sub(r"^(?:\d+(?:\.\d+)*\.?|[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\))",
+                    "", before)
     candidates = [after, before] if len(re.findall(r"[\u4e00-\u9fff]", after)) >= 4 else \
         [before, after]
     if reading.kind == "window" and len(re.findall(r"[\u4e00-\u9fff]", before)) >= 2:

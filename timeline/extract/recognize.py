@@ -173,8 +173,8 @@ def find_points(text: str, taken: list[tuple[int, int]]) -> list[Point]:
         day = number(g["d"]) if g.get("d") else None
         part = (P.MONTH_PARTS[g["mpart"]] if month and g.get("mpart")
                 else _year_part(g.get("ypart")) if not month else None)
-        if month is None and part is None and g["rel"] not in ("本年度",):
-            continue  # 今年 alone is an adverb, not a date
+        if month is None and part is None:
+            continue  # 今年 alone is an adverb, 本年度 names a year's round: not a date
         points.append(Point(match.start(), match.end(), month=month, day=day, part=part,
                             relative_year=P.RELATIVE_YEARS[g["rel"]]))
     for match in P.BARE_PART.finditer(text):

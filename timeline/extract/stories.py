@@ -17,6 +17,7 @@ from timeline.model import Precision
 
 __all__ = ["Paragraph", "StorySpan", "find_published", "paragraphs", "split_stories"]
 
+_NEWS_OPENING = re.compile(r"^(?:日前|近日|近期|本报讯|记者从|据[^,]{0,10}(?:介绍|获悉|了解))")
 _ISSUER = re.compile(r"(?:局|厅|委|委员会|办公室|办|政府|中心|公司|院|所|站|会|部|处|署|协会|学校|"
                      r"医院|集团|小组|指挥部)\)?$")
 
@@ -69,26 +70,42 @@ def _lead_title(paragraph: str) -> str:
     return first[:40]
 
 
+def _has_body(block: list[Paragraph]) -> bool:
+    """Whether a story so far has text of its own, not only a headline or a page label."""
+    return any(not _headline(p.text) and len(p.text) > 8 for p in block)
+
+
+def _starts_story(paras: list[Paragraph], index: int, current: int) -> bool:
+    """Whether paragraph `index` begins a new story (the current one began at `current`)."""
+    para, previous = paras[index], paras[index - 1].text
+    if P.BYLINE.match(previous):
+        return True  # the story before ended with its byline
+    if not _headline(para.text) or index <= current + 1:
+        return False
+    # A headline after a 本报讯 story, shouting or followed by a news opening, is the next
+    # story's (a subheading inside a story is neither).
+    follows = index + 1 < len(paras) and _NEWS_OPENING.match(paras[index + 1].text)
+    return (para.text.endswith("!") or bool(follows)) and any(
+        P.NEWS_LEAD.match(paras[i].text) for i in range(current, index))
+
+
 def split_stories(text: str) -> list[StorySpan]:
     """The stories of a normalized text, in order; at least one."""
     paras = paragraphs(text)
     if not paras:
         return [StorySpan(0, len(text), "", False)]
     starts: list[int] = [0]  # paragraph indexes where a story begins
-    for index, para in enumerate(paras):
-        if index == 0:
-            continue
-        previous = paras[index - 1].text
-        if P.NEWS_LEAD.match(para.text):
+    for index in range(1, len(paras)):
+        if P.NEWS_LEAD.match(paras[index].text):
             # A headline right before the 本报讯 line is the new story's own.
             begin = index
             while begin - 1 > starts[-1] and _headline(paras[begin - 1].text) \
                     and index - begin < 2:
                 begin -= 1
-            if begin > starts[-1]:
+            if begin > starts[-1] and _has_body(paras[starts[-1]:begin]):
                 starts.append(begin)
-        elif (P.BYLINE.match(previous) and index > starts[-1]) or (_headline(para.text) and para.text.endswith("!") and index > starts[-1] + 1 \
-                and any(P.NEWS_LEAD.match(paras[i].text) for i in range(starts[-1], index))):
+        elif index > starts[-1] and _starts_story(paras, index, starts[-1]) \
+                and _has_body(paras[starts[-1]:index]):
             starts.append(index)
     stories = []
     for number, first in enumerate(starts):
@@ -99,13 +116,17 @@ def split_stories(text: str) -> list[StorySpan]:
         if lead is not None and byline is None:
             match = P.LEAD_BYLINE.match(lead.text.removeprefix("本报讯"))
             byline = match.group() if match else None
-        if _headline(block[0].text) and block[0] is not lead:
-            title, headline = block[0].text, True
+        # the first headline of the block, before its lead; not a page label ("A3城事")
+        heads = [p for p in block[:3] if p is not lead and len(p.text) > 6]
+        before_lead = block.index(lead) if lead is not None else 3
+        if heads and _headline(heads[0].text) and block.index(heads[0]) < before_lead:
+            title, headline = heads[0].text, True
         else:
             title, headline = _lead_title((lead or block[0]).text), False
         end = paras[last].end if number + 1 == len(starts) else paras[last + 1].start
-        stories.append(StorySpan(block[0].start if number else 0, end if number + 1 < len(starts)
-                                 else len(text), title.strip(), headline, byline))
+        stories.append(StorySpan(block[0].start if number else 0,
+                                 end if number + 1 < len(starts) else len(text),
+                                 title.strip(), headline, byline))
     return stories
 
 
