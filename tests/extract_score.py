@@ -29,8 +29,12 @@ from timeline.extract import Extraction, Published, extract
 from timeline.model import Precision, Recurring
 
 DATA = Path(__file__).parent / "data" / "extract"
+# The first four were the development set; the two heldout-* notices were scored blind once
+# (recall 18/22, precision 18/22) and then developed on too; blind/ was written by a second
+# annotator and scored blind at the end.
 NOTICES = ("seed-page", "subsidy-call", "tender-notice", "work-schedule",
-           "heldout-hiring", "heldout-news-page")
+           "heldout-hiring", "heldout-news-page",
+           "blind/blind-consultation", "blind/blind-training", "blind/blind-newspage")
 
 
 @dataclass
@@ -172,8 +176,9 @@ def published_of(gold: dict[str, Any]) -> Published | None:
 
 
 def run(name: str) -> tuple[Extraction, dict[str, Any]]:
-    gold = yaml.safe_load((DATA / f"{name}.gold.yaml").read_text(encoding="utf-8"))
-    data = (DATA / gold["notice"]).read_bytes()
+    path = DATA / f"{name}.gold.yaml"
+    gold = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = (path.parent / gold["notice"]).read_bytes()
     return extract(data, gold["notice"], published=published_of(gold)), gold
 
 
@@ -237,7 +242,7 @@ def main(names: list[str]) -> int:
               f"{result.kind_precision_accuracy:>9.0%} "
               f"{result.story_right}/{result.matched_items:<4} "
               f"{result.distractors_proposed:>6} of {result.distractors}")
-        if "-v" in sys.argv and not name.startswith("heldout"):
+        if "-v" in sys.argv and not name.startswith("blind"):
             for line in result.misses:
                 print("    missed:", line)
             for line in result.false:
@@ -253,5 +258,5 @@ def main(names: list[str]) -> int:
 
 if __name__ == "__main__":
     chosen = [a for a in sys.argv[1:] if not a.startswith("-")] or \
-        [n for n in NOTICES if "--dev" not in sys.argv or not n.startswith("heldout")]
+        [n for n in NOTICES if "--dev" not in sys.argv or not n.startswith("blind")]
     sys.exit(main(chosen))

@@ -70,8 +70,8 @@ def extract_document(document: Document, *, published: Published | None = None,
         else:
             readings.append(item)
     candidates = propose(original, norm, readings, stories, ids, published)
-    return Extraction(document, published, story_models(stories, ids, published,
-                                                        document.name, issuer),
+    models = story_models(original, norm, stories, ids, published, document.name, issuer)
+    return Extraction(document, published, models,
                       candidates, skipped, issuer)
 
 

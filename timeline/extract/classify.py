@@ -131,7 +131,10 @@ def _criterion(context: _Context, mention: Mention) -> bool:
 def _year_name(context: _Context, point: Point) -> bool:
     """"2024年老旧车辆…方案", "2025年度专项资金": a year naming something."""
     bare = point.month is None and point.part is None and point.relative_year is None
-    return bare and (point.fiscal or P.NAME_AFTER.match(context.text[point.end:]) is not None)
+    after = context.text[point.end:point.end + 12]
+    if not bare or P.EVENT_VERB.match(after):
+        return False
+    return point.fiscal or P.NAME_AFTER.match(after) is not None
 
 
 def _confidence(base: float, *anchors: Anchored) -> float:
@@ -168,13 +171,15 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
     notes = anchored.notes
     if mention.marker == "since":
         return Skipped(mention, "history")
+    # A year alone is that whole year ("2018年出台": some day of 2018, shown as 2018年).
+    span_end = anchored.last if anchored.precision is Precision.YEAR else None
     if _is_past(context, anchored.last):
         # "截至2023年底，已…": a figure as of a past day. "已于2024年底结束" is history kept.
         as_of = re.search(r"(?:截至|截止)(?:到|至)?$", context.text[max(0, mention.start - 4):
                                                               mention.start + 3])
         if as_of or (mention.marker == "deadline" and point.part is None):
             return Skipped(mention, "history")
-        return Reading("happening", mention, anchored.first, None, anchored.precision,
+        return Reading("happening", mention, anchored.first, span_end, anchored.precision,
                        _confidence(0.7, anchored), (*notes, "发布前已发生的事，不设提醒"),
                        past=True)
     bare_year = point.month is None and point.part is None
@@ -191,7 +196,7 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
     base = 0.85 if anchored.precision is Precision.DAY else 0.7
     if bare_year:
         base = 0.45  # "2025年，…": a year as a time adverb, at best
-    return Reading("happening", mention, anchored.first, None, anchored.precision,
+    return Reading("happening", mention, anchored.first, span_end, anchored.precision,
                    _confidence(base, anchored), notes)
 
 

@@ -63,6 +63,8 @@ _BYLINE = re.compile(r"[(（](?:本报)?(?:实习)?(?:记者|通讯员)[^()（�
 # A line ending inside a date ("…2024 年 5" / "月1日", "…20" / "24年"): never a paragraph end.
 _GLUE = re.compile(r"[\d年月]$")
 _GLUE_NEXT = re.compile(r"^(?:[年月日号时分]|\d+[年月日号时分:\-./])")
+_MIDWORD = re.compile(r"[\d的以于在和与及或并将被把对从自至到为是之]$")  # no headline ends so
+_PUNCTUATION = re.compile(r"[，,。；;：:、！!？?“”\"（）()]")
 _LABEL = re.compile(r"^[\u4e00-\u9fff]{2,8}[:：]")  # 招标编号：, 电话：, 地址：
 
 
@@ -99,7 +101,14 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
         squeezed = "".join(text.split())  # "（记 者 杨 帆）": a PDF spaces out names
         byline = _BYLINE.search(squeezed) or (
             index and _BYLINE.search("".join(lines[index - 1].split()) + squeezed))
-        ends.append(last in _FINAL or short or bool(byline)
+        # A paragraph's first line with no punctuation at all, ending short of the column,
+        # is a headline in a wrapped layout (prose wraps full lines, with commas in them).
+        previous = lines[index - 1].strip() if index else ""
+        opens = not previous or _fold(previous.rstrip("".join(_CLOSERS))[-1:] or "。") in _FINAL
+        headline = (layout == "ragged" and opens and widths[index] < 0.9 * column
+                    and not _PUNCTUATION.search(text) and not _LIST_ITEM.match(text)
+                    and not _MIDWORD.search(text))
+        ends.append(last in _FINAL or short or bool(byline) or headline
                     or (starts_item and widths[index] < column))
     return ends
 

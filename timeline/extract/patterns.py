@@ -46,11 +46,12 @@ POINT = re.compile(
     rf"(?P<nd>3[01]|[12]\d|0?[1-9])(?![\d\-/])(?!\.\d)"
     rf"|(?:{_YEAR}年(?:{_YEAR_PART}|度)?)?(?:{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?)?"
     rf")"
-    rf"(?:{_WEEKDAY_NOTE}(?P<time>{_TIME}))?"
+    rf"(?P<weekday>{_WEEKDAY_NOTE})(?P<time>{_TIME})?"
 )
 # "2016—2020年": the first year of a span of years written without its 年
 BARE_YEAR = re.compile(r"(?<![\d.\-/])(?:19|20|21)\d\d(?=(?:—|-|~|至|到)(?:19|20|21)\d\d年)")
-DAY_ONLY = re.compile(rf"{_DAY}[日号]")  # "3月1日至31日": only after a range's connector
+# "3月1日至31日": only after a range's connector
+DAY_ONLY = re.compile(rf"{_DAY}[日号]{_WEEKDAY_NOTE}")
 TIME_ONLY = re.compile(_TIME)
 
 # ── relative years and months, as words ─────────────────────────────────────────────────────
@@ -73,7 +74,7 @@ RANGE_LINK = re.compile(r"^(?:起|开始)?(?:至|到|—|-|~|～|－)(?:次年|�
 RANGE_OPEN = re.compile(r"(?:自|从|由)$")
 RANGE_CLOSE = re.compile(r"^(?:止|为止|结束|期间|前)")
 OPEN_START = re.compile(
-    r"(?P<label>(?:自|从)?(?:即日|[^,。;:\n]{0,16}?(?:发布|印发|公布|下发|公告|通知|施行|实施)之日)"
+    r"(?P<label>(?:自|从)?(?:即日|[^,。;:\n()]{0,16}?(?:发布|印发|公布|下发|公告|通知|施行|实施)之日)"
     r"起?)(?:至|到)$")
 DEADLINE_AFTER = re.compile(r"^(?:之前|以前|前|止|为止)")
 DEADLINE_BEFORE = re.compile(r"(?:截至|截止(?:到|至|于)?(?:时间|日期)?(?:为|是|:)?|"
@@ -83,12 +84,12 @@ START_AFTER = re.compile(r"^(?:起|开始|以后|之后)")
 SINCE_AFTER = re.compile(r"^(?:以来)")
 EFFECT_AFTER = re.compile(r"^(?:起)?(?:施行|实施|执行|生效|启用|开始施行|正式施行|正式实施)")
 CLOSING = re.compile(r"^(?:关闭|截止|停止|结束|截至)")  # after a moment: it ends something
-COMPLETION = re.compile(r"关闭|截止|停止|完成|建成|实现|达到|达标|到位|出台|印发|上线|投用|投运|竣工|验收|"
+COMPLETION = re.compile(r"关闭|截止|停止|完成|建成|实现|达到|达标|到位|完工|竣工|验收|"
                         r"基本形成|全面建成|淘汰|办结|交付")
 APPLICATION = re.compile(r"申报|受理|报名|申请|办理|报送|提交|递交|购买|获取|领取|发售|出售|"
                          r"公示|征求意见|意见反馈|异议|缴费|确认|投标|认购|预约|登记|"
                          r"咨询|接收|收取|征集|推荐|遴选|提出意见|意见建议|反馈意见|提意见|认证|"
-                         r"携带|前往|复审|资格审查")
+                         r"携带|前往|复审|资格审查|报到|签到")
 
 # ── recurrences ──────────────────────────────────────────────────────────────────────────
 WEEKDAY_NAMES = {"一": "mon", "二": "tue", "三": "wed", "四": "thu", "五": "fri", "六": "sat",
@@ -97,7 +98,7 @@ WEEKLY = re.compile(
     r"每(?:周|星期|个星期)(?P<days>[一二三四五六日天](?:(?:[、,和及与或]|至|到|-|—|~)"
     r"(?:周|星期)?[一二三四五六日天])*)")
 WORKDAYS = re.compile(r"每个?工作日|工作日(?:每天|每日)|周一至周五每天")
-DAILY = re.compile(r"(?<!工作日)每(?:天|日)(?!益|渐)")
+DAILY = re.compile(r"(?<![工作日人户车辆])每(?:天|日)(?!益|渐|[\d.]+(?:元|万|次|人|辆|件|吨))")
 MONTHLY_DAY = re.compile(rf"每月(?P<day>\d{{1,2}}|{CN_NUM}{{1,3}})[日号](?P<before>前|之前|以前)?")
 MONTHLY = re.compile(r"每(?:个)?月(?![\d〇零一二三四五六七八九十])(?P<part>底|末|初)?")
 QUARTERLY = re.compile(r"每(?:个)?季度(?P<part>末|初|第一个月)?")
@@ -125,6 +126,9 @@ CRITERION_FISCAL = re.compile(r"^(?:度)?[^,。;\n]{0,6}?(?:营业收入|销售�
                               r"税收|产值|利润|营收|研发投入|研发费用|收入|销售额|出口额)")
 CRITERION_BEFORE = re.compile(r"(?:出生于|生于|毕业于|成立于|注册于|建成于|竣工于|购买于|购置于|登记于|投产于|限于|须为|应为|须是|应当为|均为|"
                               r"计算截止到|计算截至|计算截止至|计算至|计算到|截止计算)$")
+# "2018年出台…": a year and then what happened in it (not a year naming a plan)
+EVENT_VERB = re.compile(r"^(?:度)?(?:出台|印发|发布|颁布|公布|实施|施行|启动|开展|召开|举办|建成|"
+                        r"完成|开工|竣工|通过|成立|开始|修订|制定|出现|发生|开通|投入使用|上线)")
 NAME_AFTER = re.compile(r"^(?:度)?(?:第[一二三四五六七八九十\d]+批|[^\d,。;:!?\n年月日起至前后底末内初]{2})")
 TBD = re.compile(r"(?:另行|另外|再行|届时|适时)(?:通知|公布|公告|告知|安排|发布|确定)|"
                  r"(?:时间|日期)(?:待定|另定)")

@@ -82,35 +82,83 @@ def _ascii_pair(text: str, match: re.Match[str]) -> bool:
     return before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
 
 
-def _title(norm: Normalized, reading: Reading) -> str:
-    """What the dated item is, from the words around its date: the clause after the date
-    ("到2025年底前，建成绿电产业园区" → 建成绿电产业园区), else the one before."""
-    text = norm.text
-    mention = reading.mention
-    clause_end = re.search(r"[,。;!?\n]", text[mention.end:])
-    after = text[mention.end:mention.end + clause_end.start()] if clause_end else \
-        text[mention.end:mention.end + 40]
-    before_all = re.split(r"[。;!?\n]", text[max(0, mention.start - 60):mention.start])[-1]
-    before = re.split(r"[,]", before_all)[-1]
-    after = _FILLER.sub("", after)
-    before = _TRAILING.sub("", re.sub(r"(?:时间|日期|期限)?(?:为|是|:)?$", "", before))
-    before = re.sub(r"^(?:\d+(?:\.\d+)*\.?|[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\))",
-                    "", before)
-    candidates = [after, before] if len(re.findall(r"[\u4e00-\u9fff]", after)) >= 4 else \
-        [before, after]
-    if reading.kind == "window" and len(re.findall(r"[\u4e00-\u9fff]", before)) >= 2:
-        candidates = [before, after]
-    for words in candidates:
-        words = words.strip(" ,:;、")
-        if len(re.findall(r"[\u4e00-\u9fff]", words)) >= 2:
-            return _cut(words)
-    sentence = text[slice(*_sentence(norm, mention.start, mention.end))]
-    rest = (sentence[:mention.start - _sentence(norm, mention.start, mention.end)[0]]
-            + sentence[mention.end - _sentence(norm, mention.start, mention.end)[0]:])
-    return _cut(rest.strip(" ,。;:、")) or text[mention.start:mention.end]
+def _cjk(words: str) -> int:
+    return len(re.findall(r"[\u4e00-\u9fff]", words))
 
 
-def _cut(words: str, limit: int = 40) -> str:
+def _strip(text: str, start: int, end: int, lead: re.Pattern[str] | None,
+           trail: re.Pattern[str] | None) -> tuple[int, int]:
+    """The span without the filler words `lead` and `trail` match at its ends."""
+    if lead is not None and (found := lead.match(text, start, end)):
+        start = found.end()
+    if trail is not None and (found := trail.search(text[start:end])):
+        end = start + found.start()
+    return start, max(start, end)
+
+
+_LIST_NUMBER = re.compile(r"(?:\d+(?:\.\d+)+\.?|\d+[.、]|[一二三四五六七八九十]+、|"
+                          r"\([一二三四五六七八九十]+\))")
+_SUBJECT_TAIL = re.compile(r"(?:的)?(?:时间|日期|期限|截止时间)?(?:为|是|定于|:|\()*$")
+_WINDOW_TAIL = re.compile(r"(?:为|是|:|\(|于)+$")
+# "投标文件递交的截止时间为DATE", "开标时间:DATE": the words before the date are the subject
+_SUBJECT_FORM = re.compile(r"(?:时间|日期|期限)(?:为|是|:)+$")
+# after a date, words that are not what the item is: "(法定节假日除外)每日上午9:00-11:30"
+_AFTER_NOISE = re.compile(r"(?:\([^()]{0,20}\)|每[日天]|上午|下午|[\d:\-—~至]+)+")
+
+
+def _title_spans(norm: Normalized, reading: Reading) -> list[tuple[int, int]]:
+    """Where the words that say what the item is lie: the clause after the date
+    ("到2025年底前，建成绿电产业园区"), the one before it ("网上申报系统将于…关闭": both
+    sides), or the subject of a window ("申报时间自…至…")."""
+    text, mention = norm.text, reading.mention
+    if reading.recurrence is not None and reading.recurrence.term:
+        return [(mention.start, mention.end)]
+    a0 = mention.end
+    while a0 < len(text) and text[a0] in ",:":  # the date ended its clause: the next one
+        a0 += 1
+    breaks = re.compile(r"[,。;!?\n]")
+    a1 = found.start() if (found := breaks.search(text, a0)) else len(text)
+    after = _strip(text, a0, min(a1, a0 + 60), _FILLER, _TRAILING)
+    after = _strip(text, *after, _AFTER_NOISE, None)
+    b0 = max((m.end() for m in breaks.finditer(text, max(0, mention.start - 60),
+                                               mention.start)), default=max(0, mention.start - 60))
+    before = _strip(text, b0, mention.start, _LIST_NUMBER,
+                    _WINDOW_TAIL if reading.kind == "window" else _SUBJECT_TAIL)
+    before = _strip(text, *before, None, _TRAILING)
+    after_words, before_words = text[slice(*after)], text[slice(*before)]
+    subject = _SUBJECT_FORM.search(text[b0:mention.start]) is not None
+    if (reading.kind == "window" or subject) and _cjk(before_words) >= 2:
+        return [before]
+    if reading.kind == "window":
+        # "请于DATE…到…购买招标文件": what one does in the window, later in the sentence
+        head, tail = _sentence(norm, mention.start, mention.end)
+        act = P.APPLICATION.search(text, mention.end, tail)
+        if act:
+            stop = breaks.search(text, act.start(), tail)
+            return [(act.start(), stop.start() if stop else tail)]
+    if _cjk(after_words) >= 4:
+        return [after]
+    if _cjk(before_words) >= 2:
+        return [before, after] if _cjk(after_words) else [before]
+    if _cjk(after_words) >= 2:
+        return [after]
+    head, tail = _sentence(norm, mention.start, mention.end)
+    return [(head, mention.start), (mention.end, tail)]
+
+
+def _title(original: str, norm: Normalized, reading: Reading, story_title: str) -> str:
+    words = "".join(_original(original, norm, a, b) for a, b in _title_spans(norm, reading))
+    words = words.strip(" ，,：:；;、。（(")
+    if reading.mention.marker == "effect" and not words.endswith(("施行", "实施")):
+        words += "施行"
+    if _cjk(words) < 4 and story_title:
+        # "申报时间" alone says little in a calendar: whose application
+        topic = re.sub(r"^关于|的(?:通知|公告|通告|函)$", "", story_title)
+        words = f"{words}——{_cut(topic, 24)}" if words else topic
+    return _cut(words) or _original(original, norm, reading.mention.start, reading.mention.end)
+
+
+def _cut(words: str, limit: int = 60) -> str:
     if len(words) <= limit:
         return words
     cut = max(words.rfind(c, 0, limit) for c in "、,(")
@@ -224,12 +272,22 @@ def _fields(reading: Reading, published: Published | None,
     return _recurring_fields(reading, reading.recurrence, published, windows)
 
 
-def story_models(stories: list[StorySpan], ids: list[str], published: Published | None,
-                 name: str, issuer: str | None) -> list[Story]:
+def _story_title(original: str, norm: Normalized, story: StorySpan) -> str:
+    """The story's title as the original writes it (full-width punctuation and all)."""
+    if not story.title:
+        return ""
+    at = norm.text.find(story.title, story.start)
+    if at < 0:
+        return story.title
+    return _original(original, norm, at, at + len(story.title))
+
+
+def story_models(original: str, norm: Normalized, stories: list[StorySpan], ids: list[str],
+                 published: Published | None, name: str, issuer: str | None) -> list[Story]:
     out = []
     for story, ident in zip(stories, ids, strict=True):
         data: dict[str, Any] = {
-            "id": ident, "title": story.title or name,
+            "id": ident, "title": _story_title(original, norm, story) or name,
             "source": {"newspaper": issuer or f"{name}（发布单位待核对）", "file": name},
         }
         if published is not None:
@@ -282,13 +340,13 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
         used.add(ident)
         head, tail = _sentence(norm, mention.start, mention.end)
         sentence = _original(original, norm, head, tail)
-        title = _title(norm, reading)
+        title = _title(original, norm, reading, _story_title(original, norm, story))
         data: dict[str, Any] = {"id": ident, "story": story_ids[index], "kind": reading.kind,
                                 "title": title, **fields}
         # What the sentence says after the date: for a window, often who may apply
         # (the eligibility range belongs here, not in the dates).
         rest = _original(original, norm, mention.end, tail).lstrip("，,：:；; ")
-        if len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 6 and rest.rstrip("。") != title:
+        if _cjk(rest) >= 10 and rest.rstrip("。") not in title:
             data["description"] = rest
         data.update({
             "precision": reading.precision.value,

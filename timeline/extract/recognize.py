@@ -430,6 +430,10 @@ def _marked(text: str, point: Point) -> Mention:
     start, end = point.start, point.end
     before = text[max(0, start - 12):start]
     after = text[end:end + 8]
+    if text.startswith("内", end - 1) and point.part == "year-end":
+        # 年内, 2025年内: within the year, a deadline at its end
+        by = P.BY_BEFORE.search(before)
+        return Mention("point", start - (1 if by else 0), end, first=point, marker="deadline")
     if point.part in ("year-end", "month-end") and after.startswith("前"):
         after_match: re.Match[str] | None = re.match("前", after)
     else:

@@ -82,11 +82,9 @@ def _starts_story(paras: list[Paragraph], index: int, current: int) -> bool:
         return True  # the story before ended with its byline
     if not _headline(para.text) or index <= current + 1:
         return False
-    # A headline after a 本报讯 story, shouting or followed by a news opening, is the next
-    # story's (a subheading inside a story is neither).
-    follows = index + 1 < len(paras) and _NEWS_OPENING.match(paras[index + 1].text)
-    return (para.text.endswith("!") or bool(follows)) and any(
-        P.NEWS_LEAD.match(paras[i].text) for i in range(current, index))
+    # A 本报讯 story is short news without subheadings: a headline after it is the next
+    # story's. (A long feature, without 本报讯, has subheadings: they split nothing.)
+    return any(P.NEWS_LEAD.match(paras[i].text) for i in range(current, index))
 
 
 def split_stories(text: str) -> list[StorySpan]:
@@ -107,6 +105,8 @@ def split_stories(text: str) -> list[StorySpan]:
         elif index > starts[-1] and _starts_story(paras, index, starts[-1]) \
                 and _has_body(paras[starts[-1]:index]):
             starts.append(index)
+    if len(starts) > 1 and not _has_body(paras[starts[-1]:]):
+        starts.pop()  # headlines left at the page's foot belong to no story of their own
     stories = []
     for number, first in enumerate(starts):
         last = (starts[number + 1] if number + 1 < len(starts) else len(paras)) - 1
