@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -74,15 +75,15 @@ def _check_filters(loaded: LoadedTimeline, tags: list[str], stories: list[str]) 
                 param_hint="--story")
 
 
-events_argument = click.argument("events_file", metavar="[FILE]", default=DEFAULT_EVENTS,
-                                 type=click.Path(dir_okay=False, path_type=Path))
+events_argument = click.argument("events_file", metavar="[FILE|FOLDER]", default=DEFAULT_EVENTS,
+                                 type=click.Path(path_type=Path))
 tag_option = click.option("--tag", "tags", multiple=True,
                           help="Only items with this tag (repeat or comma-separate).")
 story_option = click.option("--story", "stories", multiple=True,
                             help="Only items of this story (repeat or comma-separate).")
 events_option = click.option("--events", "events_file", default=DEFAULT_EVENTS, show_default=True,
-                             type=click.Path(dir_okay=False, path_type=Path),
-                             help="The events file to read.")
+                             type=click.Path(path_type=Path),
+                             help="The events file, or a folder of *.yaml parts, to read.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +96,8 @@ def cli() -> None:
 @events_argument
 @friendly_errors
 def check(events_file: Path) -> None:
-    """Validate an events file (default: events.yaml); exit 1 listing every problem."""
+    """Validate an events file or folder (default: events.yaml); exit 1 listing every
+    problem."""
     loaded = load_timeline(events_file)
     timeline = loaded.timeline
     today = _today(timeline.tz)
@@ -354,6 +356,81 @@ def notifiers_(config_path: Path | None) -> None:
     for name, entry in settings.notifiers.items():
         extra = f", digest {entry.digest.frequency}" if entry.digest else ""
         click.echo(f"  {name:<10} type {entry.type}{extra}")
+
+
+def _published(value: str | None) -> Any:
+    """--published 2024-04-10 (a day), 2024-04 (a month), ~2024-04-10 (about then)."""
+    if value is None:
+        return None
+    from timeline.extract import Published
+    from timeline.model import Precision
+
+    text = value.strip()
+    approximate = text.startswith("~")
+    text = text.lstrip("~")
+    try:
+        if len(text) == 7:
+            day, precision = date.fromisoformat(f"{text}-01"), Precision.MONTH
+        else:
+            day, precision = date.fromisoformat(text), Precision.DAY
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: write 2024-04-10, 2024-04 or ~2024-04-10",
+                                 param_hint="--published") from None
+    return Published(day, Precision.APPROXIMATE if approximate else precision, "--published")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE|- [FILE...]")
+@click.option("--published", "published_text", metavar="DATE",
+              help="The notice's date: 2024-04-10, 2024-04 (month) or ~2024-04-10 (about). "
+                   "Default: read from the notice (its signature line or header).")
+@click.option("--story", help="Story id for the candidates: a new story, or one the events "
+                              "file has (events are then added to it). A page of several "
+                              "stories gives ID-1, ID-2, ...")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this new file instead of standard output (e.g. a new part of "
+                   "an events folder: events.d/NAME.yaml).")
+@click.option("--merge", "merge_into", type=click.Path(path_type=Path), metavar="EVENTS",
+              help="Add the accepted candidates to this events file or folder.")
+@click.option("--only", help="Accept just these candidate ids (comma-separated).")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.6, show_default=True,
+              help="Accept the candidates at or above this confidence.")
+@friendly_errors
+def extract(files: tuple[str, ...], published_text: str | None, story: str | None, fmt: str,
+            out: Path | None, merge_into: Path | None, only: str | None,
+            min_confidence: float) -> None:
+    """Propose the dated items of notices (text in any encoding, HTML, PDF, DOCX) as
+    events, with their evidence; merge the ones accepted into an events file."""
+    from timeline.extract.command import run_extract
+
+    if story is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", story):
+        raise click.BadParameter(f"{story!r} is not a slug (a-z, 0-9, '-')",
+                                 param_hint="--story")
+    if out is not None and merge_into is not None:
+        raise click.UsageError("--out writes a new file and --merge adds to one: give one")
+    result = run_extract(
+        [(name, sys.stdin.buffer.read() if name == "-" else _read_bytes(name)) for name in files],
+        published=_published(published_text), story=story, fmt=fmt, out=out,
+        merge_into=merge_into, only=_split((only,)) if only else None,
+        min_confidence=min_confidence)
+    for line in result.messages:
+        click.echo(line, err=True)
+    if result.text is not None:
+        click.echo(result.text, nl=False)
+    sys.exit(result.exit_code)
+
+
+def _read_bytes(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except FileNotFoundError:
+        raise TimelineError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise TimelineError(f"{name}: a folder, not a notice") from None
+    except OSError as exc:
+        raise TimelineError(f"{name}: cannot read ({exc.strerror})") from None
 
 
 def main() -> None:

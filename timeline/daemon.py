@@ -37,7 +37,7 @@ from notifiers.registry import build as build_notifier
 from timeline.config import Settings
 from timeline.dispatch import Dispatcher
 from timeline.errors import TimelineError, ValidationFailed
-from timeline.loader import LoadedTimeline, load_timeline
+from timeline.loader import LoadedTimeline, load_timeline, part_files
 from timeline.reload import apply_timeline
 from timeline.store import Store
 from timeline.web.source import TimelineSource
@@ -69,7 +69,7 @@ class Daemon:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopped = asyncio.Event()
         self.wake = asyncio.Event()
-        self.events_mtime: float | None = None
+        self.events_mtime: tuple[tuple[str, int, int], ...] | None = None
         self._started = False  # the first load is applied: reloads may run
         self._reload_requested = False
         self._background: set[asyncio.Future[bool]] = set()
@@ -153,11 +153,13 @@ class Daemon:
                                                     row.lease_owner)
         return released
 
-    async def _apply(self, loaded: LoadedTimeline, first_start: bool = False) -> None:
+    async def _apply(self, loaded: LoadedTimeline, first_start: bool = False,
+                     changed_only: bool = False) -> None:
+        previous = self.source.loaded if changed_only else None
         async with self.dispatcher.replanning():
             summary = await asyncio.to_thread(partial(
                 apply_timeline, self.store, self.settings, loaded, datetime.now(UTC),
-                configured=first_start))
+                configured=first_start, previous=previous))
             revisions = await asyncio.to_thread(self.store.revisions)
             changed_at = await asyncio.to_thread(self.store.last_change)
             self.source.update(loaded, revisions, changed_at)
@@ -274,7 +276,7 @@ class Daemon:
         """Hourly: extend the planning horizon. It re-reads the file rather than re-applying
         what this process loaded, so that with two instances one that missed a reload does
         not put the other's change back."""
-        await self.reload()
+        await self.reload(full=True)
 
     # ── reloads ─────────────────────────────────────────────────────────────────────
     def _catch_up_with_the_file(self) -> None:
@@ -293,7 +295,9 @@ class Daemon:
         self._background.add(task)  # keep a reference until it is done
         task.add_done_callback(self._background.discard)
 
-    async def reload(self) -> bool:
+    async def reload(self, *, full: bool = False) -> bool:
+        """Load the events again and apply them; `full`: plan every event again (the
+        hourly re-plan, which moves the horizon), else only those that changed."""
         try:
             loaded = await asyncio.to_thread(load_timeline, self.settings.events)
         except ValidationFailed as exc:
@@ -302,7 +306,7 @@ class Daemon:
             log.error("keeping the running timeline (%d events)",
                       len(self.source.loaded.timeline.events))
             return False
-        await self._apply(loaded)
+        await self._apply(loaded, changed_only=not full)
         return True
 
     async def poll_file(self) -> None:
@@ -389,9 +393,12 @@ class _EmbeddedServer:
         await self._server.serve()
 
 
-def _mtime(path: Path) -> float | None:
+def _mtime(path: Path) -> tuple[tuple[str, int, int], ...] | None:
+    """What `--watch` compares: the file's, or every part's of a folder, name, time and
+    size (a part added, removed or edited changes it)."""
     try:
-        return path.stat().st_mtime
+        files = part_files(path) if path.is_dir() else [path]
+        return tuple((f.name, (st := f.stat()).st_mtime_ns, st.st_size) for f in files)
     except OSError:
         return None
 

@@ -1,7 +1,10 @@
-"""Loading an events file: YAML with line numbers, then validation, all or nothing.
+"""Loading an events file, or a folder of them: YAML with line numbers, then validation,
+all or nothing.
 
-Every problem is reported as `FILE:LINE: subject.field: message`; a file with any problem
-yields no Timeline at all, so later stages never see half-loaded data.
+A folder is one timeline in parts: every `*.yaml` in it (a notice per file is the natural
+unit once extraction exists); stories and ids are unique across the folder. Every problem is
+reported as `FILE:LINE: subject.field: message`, naming the part it is in; a timeline with
+any problem yields no Timeline at all, so later stages never see half-loaded data.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from timeline.model import EVENT_KINDS, Event, Recurring, Story, Timeline, Windo
 from timeline.recurrence import Rule, RuleError, build_rule
 from timeline.yamlfile import YamlDoc, YamlPath, locate, pydantic_message, read_yaml
 
-__all__ = ["LoadedTimeline", "load_timeline", "parse_timeline"]
+__all__ = ["LoadedTimeline", "load_parts", "load_timeline", "parse_timeline", "part_files"]
 
 _EVENT = TypeAdapter(Event)
 _STORY = TypeAdapter(Story)
@@ -39,11 +42,14 @@ class LoadedTimeline:
     """
 
     def __init__(self, timeline: Timeline, rules: dict[str, Rule], source: str,
-                 fingerprints: dict[str, str] | None = None) -> None:
+                 fingerprints: dict[str, str] | None = None,
+                 part_stories: dict[str, set[str]] | None = None) -> None:
         self.timeline = timeline
         self.rules = rules
         self.source = source
         self.fingerprints = fingerprints or {}
+        # per part (file) of the timeline, the ids of the stories it defines
+        self.part_stories = part_stories or {source: {s.id for s in timeline.stories}}
 
 
 def _digest(item: Any) -> str:
@@ -90,16 +96,21 @@ def _message(error: ErrorDetails) -> str:
     return pydantic_message(error)
 
 
+Item = tuple[YamlDoc, int, Any]  # the part it is in, its index there, the model
+
+
 def _validate_items(kind: str, adapter: TypeAdapter[Any], doc: YamlDoc,
-                    problems: list[Problem]) -> list[Any]:
+                    problems: list[Problem]) -> list[Item]:
     items = doc.data.get(kind, [])
+    if items is None:
+        return []
     if not isinstance(items, list):
         problems.append(Problem(doc.file, doc.line((kind,)), kind, f"`{kind}` must be a list"))
         return []
-    parsed = []
+    parsed: list[Item] = []
     for index, raw in enumerate(items):
         try:
-            parsed.append((index, adapter.validate_python(raw)))
+            parsed.append((doc, index, adapter.validate_python(raw)))
         except ValidationError as exc:
             for error in exc.errors():
                 if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -112,27 +123,35 @@ def _validate_items(kind: str, adapter: TypeAdapter[Any], doc: YamlDoc,
     return parsed
 
 
-def _cross_check(stories: list[tuple[int, Story]], events: list[tuple[int, Any]],
-                 doc: YamlDoc, tz_name: str, problems: list[Problem]) -> dict[str, Rule]:
-    def report(kind: str, index: int, field: str, message: str) -> None:
+def _cross_check(stories: list[Item], events: list[Item], tz_name: str,
+                 problems: list[Problem]) -> dict[str, Rule]:
+    def report(doc: YamlDoc, kind: str, index: int, field: str, message: str) -> None:
         path = (kind, index, field)
         problems.append(Problem(doc.file, doc.line(path), _subject(path, doc.data), message))
 
-    story_ids: set[str] = set()
-    for index, story in stories:
-        if story.id in story_ids:
-            report("stories", index, "id", f"duplicate story id {story.id!r}")
-        story_ids.add(story.id)
+    def where(doc: YamlDoc, kind: str, index: int) -> str:
+        return f"{doc.file}:{doc.line((kind, index, 'id'))}"
 
-    seen: set[str] = set()
+    story_ids: dict[str, str] = {}
+    for doc, index, story in stories:
+        if story.id in story_ids:
+            report(doc, "stories", index, "id",
+                   f"duplicate story id {story.id!r} (also at {story_ids[story.id]})")
+        else:
+            story_ids[story.id] = where(doc, "stories", index)
+
+    seen: dict[str, str] = {}
     windows: dict[str, Window] = {}
-    for index, event in events:
+    for doc, index, event in events:
         if event.id in seen:
-            report("events", index, "id", f"duplicate event id {event.id!r}")
-        seen.add(event.id)
+            report(doc, "events", index, "id",
+                   f"duplicate event id {event.id!r} (also at {seen[event.id]})")
+        else:
+            seen[event.id] = where(doc, "events", index)
         if event.story not in story_ids:
             known = ", ".join(sorted(story_ids)) or "none defined"
-            report("events", index, "story", f"unknown story {event.story!r} (known: {known})")
+            report(doc, "events", index, "story",
+                   f"unknown story {event.story!r} (known: {known})")
         if isinstance(event, Window):
             windows[event.id] = event
         for start_field, end_field in (("start", "end"), ("date", "end")):
@@ -140,22 +159,22 @@ def _cross_check(stories: list[tuple[int, Story]], events: list[tuple[int, Any]]
             if start is None or end is None or isinstance(event, Recurring):
                 continue
             if type(start) is not type(end):
-                report("events", index, end_field,
+                report(doc, "events", index, end_field,
                        f"{start_field} and {end_field} must both be dates or both date-times")
             elif end < start:  # timed ones are aware by now, in the event's zone
-                report("events", index, end_field,
+                report(doc, "events", index, end_field,
                        f"{end_field} {end} is before {start_field} {start}")
         if isinstance(event, Window) and event.start is None and not event.start_label:
-            report("events", index, "start",
+            report(doc, "events", index, "start",
                    "a window needs `start`, or `start_label` saying when it opens")
 
     rules: dict[str, Rule] = {}
-    for index, event in events:
+    for doc, index, event in events:
         if isinstance(event, Recurring):
             try:
                 rules[event.id] = build_rule(event, windows.get, event.zone(tz_name))
             except RuleError as exc:
-                report("events", index, exc.field, str(exc))
+                report(doc, "events", index, exc.field, str(exc))
     return rules
 
 
@@ -182,48 +201,96 @@ def _in_own_zone(event: Any, tz_name: str) -> Any:
     return event
 
 
-def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
-    """Validate an events document; raises ValidationFailed listing every problem."""
-    doc = read_yaml(text, file, subject=_subject)
-    problems = list(doc.problems)
-    data = doc.data
-    if not isinstance(data, dict):
-        raise ValidationFailed([Problem(file, 1, "(file)",
-                                        "expected a mapping with `stories` and `events`")])
-    for key in data:
-        if key not in _TOP_KEYS:
-            expected = ", ".join(sorted(_TOP_KEYS))
-            problems.append(Problem(file, doc.line((key,)), str(key),
-                                    f"unknown top-level key (expected {expected})"))
-    for key in ("stories", "events"):
-        if key not in data:
-            problems.append(Problem(file, 1, key, "required top-level key is missing"))
-    tz_name = data.get("timezone", "Asia/Shanghai")
-    try:
-        Timeline.model_validate({"timezone": tz_name, "stories": [], "events": []})
-    except ValidationError as exc:
-        problems.append(Problem(file, doc.line(("timezone",)), "timezone",
-                                _message(exc.errors()[0])))
-        tz_name = "Asia/Shanghai"
-    stories = _validate_items("stories", _STORY, doc, problems)
-    events = [(index, _in_own_zone(event, tz_name))
-              for index, event in _validate_items("events", _EVENT, doc, problems)]
-    rules = _cross_check(stories, events, doc, tz_name, problems)
+def _timezone(docs: list[YamlDoc], problems: list[Problem]) -> str:
+    """The timeline's zone: the parts that name one must agree."""
+    chosen: tuple[str, YamlDoc] | None = None
+    for doc in docs:
+        if "timezone" not in doc.data:
+            continue
+        name = doc.data["timezone"]
+        try:
+            Timeline.model_validate({"timezone": name, "stories": [], "events": []})
+        except ValidationError as exc:
+            problems.append(Problem(doc.file, doc.line(("timezone",)), "timezone",
+                                    _message(exc.errors()[0])))
+            continue
+        if chosen is None:
+            chosen = (name, doc)
+        elif name != chosen[0]:
+            problems.append(Problem(
+                doc.file, doc.line(("timezone",)), "timezone",
+                f"{name!r} differs from {chosen[0]!r} in {chosen[1].file}: the parts of one "
+                "timeline share one timezone"))
+    return chosen[0] if chosen else "Asia/Shanghai"
+
+
+def load_parts(parts: list[tuple[str, str]], source: str, *, single: bool = False
+               ) -> LoadedTimeline:
+    """Validate the parts (file name, text) of one timeline; raises ValidationFailed listing
+    every problem in every part. `single`: one events file, which must have both keys."""
+    problems: list[Problem] = []
+    docs: list[YamlDoc] = []
+    for file, text in parts:
+        try:
+            doc = read_yaml(text, file, subject=_subject)
+        except ValidationFailed as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(doc.problems)
+        if not isinstance(doc.data, dict):
+            problems.append(Problem(file, 1, "(file)",
+                                    "expected a mapping with `stories` and `events`"))
+            continue
+        docs.append(doc)
+        for key in doc.data:
+            if key not in _TOP_KEYS:
+                expected = ", ".join(sorted(_TOP_KEYS))
+                problems.append(Problem(file, doc.line((key,)), str(key),
+                                        f"unknown top-level key (expected {expected})"))
+        for key in ("stories", "events"):
+            if single and key not in doc.data:
+                problems.append(Problem(file, 1, key, "required top-level key is missing"))
+    if not parts:
+        problems.append(Problem(source, 1, "(folder)", "no *.yaml files in the folder"))
+    tz_name = _timezone(docs, problems)
+    stories = [item for doc in docs for item in _validate_items("stories", _STORY, doc, problems)]
+    events = [(doc, index, _in_own_zone(event, tz_name)) for part in docs
+              for doc, index, event in _validate_items("events", _EVENT, part, problems)]
+    rules = _cross_check(stories, events, tz_name, problems)
     if problems:
         raise ValidationFailed(problems)
-    timeline = Timeline(timezone=tz_name, stories=[s for _, s in stories],
-                        events=[e for _, e in events])
-    return LoadedTimeline(timeline, rules, file,
-                          _fingerprints(data["stories"], data["events"], timeline))
+    timeline = Timeline(timezone=tz_name, stories=[s for _, _, s in stories],
+                        events=[e for _, _, e in events])
+    raw_stories = [s for doc in docs for s in doc.data.get("stories") or []]
+    raw_events = [e for doc in docs for e in doc.data.get("events") or []]
+    part_stories = {doc.file: {s.id for d, _, s in stories if d is doc} for doc in docs}
+    return LoadedTimeline(timeline, rules, source,
+                          _fingerprints(raw_stories, raw_events, timeline), part_stories)
 
 
-def load_timeline(path: str | Path) -> LoadedTimeline:
-    """Read and validate an events file; raises ValidationFailed (never half-loads)."""
-    path = Path(path)
+def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
+    """Validate an events document; raises ValidationFailed listing every problem."""
+    return load_parts([(file, text)], file, single=True)
+
+
+def part_files(folder: Path) -> list[Path]:
+    """The parts of an events folder, in name order (hidden and editor files left out)."""
+    return sorted(p for p in folder.glob("*.yaml") if p.is_file() and not p.name.startswith("."))
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValidationFailed([Problem(str(path), 1, "(file)", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed([Problem(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
-    return parse_timeline(text, str(path))
+
+
+def load_timeline(path: str | Path) -> LoadedTimeline:
+    """Read and validate an events file or folder; raises ValidationFailed (never
+    half-loads)."""
+    path = Path(path)
+    if path.is_dir():
+        return load_parts([(str(p), _read(p)) for p in part_files(path)], str(path))
+    return parse_timeline(_read(path), str(path))

@@ -138,8 +138,9 @@ def _zone(settings: Settings) -> ZoneInfo:
 
 
 def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
-                   last: datetime) -> list[PlannedReminder]:
-    """Every reminder due in first..last (inclusive), ordered by due time then key."""
+                   last: datetime, only: set[str] | None = None) -> list[PlannedReminder]:
+    """Every reminder due in first..last (inclusive), ordered by due time then key.
+    `only`: just these events' reminders, and no digests (a reload of what changed)."""
     senders: dict[str, NotifierEntry] = {
         name: entry for name, entry in settings.notifiers.items() if entry.reminders}
     first_day = first.astimezone(_zone(settings)).date() - timedelta(days=1)
@@ -147,6 +148,8 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
     planned: list[PlannedReminder] = []
     lead_names: dict[timedelta, str] = {}  # a few distinct leads, formatted 100,000s of times
     for event in loaded.timeline.events:
+        if only is not None and event.id not in only:
+            continue
         targets = [n for n in notifiers_for(event, settings.routes) if n in senders]
         if not targets:
             continue
@@ -167,7 +170,8 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
                         event_id=event.id, notifier=notifier, anchor=anchor,
                         occurrence=occurrence, lead=lead, due_at=due_at,
                         shifted=shifted, estimated=estimated))
-    planned.extend(_digests(settings, first, last))
+    if only is None:
+        planned.extend(_digests(settings, first, last))
     planned.sort(key=lambda r: (r.due_at, r.key))
     return planned
 

@@ -78,14 +78,23 @@ def _dates_moved(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool
 
 
 def apply_timeline(store: Store, settings: Settings, loaded: LoadedTimeline,
-                   now: datetime, *, configured: bool = False) -> ApplySummary:
+                   now: datetime, *, configured: bool = False,
+                   previous: LoadedTimeline | None = None) -> ApplySummary:
     """Bring the store in line with `loaded`. `configured`: the settings may have changed
     since the store was last planned (a start): what the plan no longer routes, or now
-    plans at another time, is cancelled too, not only what changed events left behind."""
+    plans at another time, is cancelled too, not only what changed events left behind.
+    `previous`: the timeline applied last in this process (a reload of the file): only
+    the events whose fingerprints differ from it are planned again; the rest are in the
+    store already, up to the horizon the hourly re-plan keeps extending."""
     changes = store.sync_events(loaded, now)
     reminders = settings.reminders
     first, last = now - reminders.catch_up, now + reminders.horizon
-    planned = plan_reminders(loaded, settings, first, last)
+    only = None
+    if previous is not None and not configured:
+        before = previous.fingerprints
+        only = {i for i, f in loaded.fingerprints.items() if before.get(i) != f}
+        only |= {c.event_id for c in changes}
+    planned = plan_reminders(loaded, settings, first, last, only)
     keep = {p.key for p in planned}
     # Before adding the plan: on a first start there is nothing yet to look through.
     cancelled = store.cancel_unplanned(keep, first, last, now) if configured else 0

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -101,7 +102,8 @@ def _one_line(text: str) -> str:
 
 def evidence_comment(candidate: Candidate, file: str) -> str:
     quote = _one_line(candidate.evidence.quote)
-    return (f"extracted from {file} [{candidate.evidence.start}:{candidate.evidence.end}] "
+    return (f"extracted from {Path(file).name} "
+            f"[{candidate.evidence.start}:{candidate.evidence.end}] "
             f"“{quote}”, confidence {candidate.confidence:.2f}")
 
 

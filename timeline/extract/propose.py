@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -285,10 +286,11 @@ def _story_title(original: str, norm: Normalized, story: StorySpan) -> str:
 def story_models(original: str, norm: Normalized, stories: list[StorySpan], ids: list[str],
                  published: Published | None, name: str, issuer: str | None) -> list[Story]:
     out = []
+    base = Path(name).name  # where the notice lies on this machine is nobody's business
     for story, ident in zip(stories, ids, strict=True):
         data: dict[str, Any] = {
             "id": ident, "title": _story_title(original, norm, story) or name,
-            "source": {"newspaper": issuer or f"{name}（发布单位待核对）", "file": name},
+            "source": {"newspaper": issuer or f"{base}（发布单位待核对）", "file": base},
         }
         if published is not None:
             data["published"] = published.day.isoformat()
