@@ -210,10 +210,12 @@ def test_unusable_files_give_a_clean_error(tmp_path: Path, content: bytes | None
     assert fragment in result.stderr
 
 
-def test_a_directory_is_a_usage_error(tmp_path: Path) -> None:
+def test_an_empty_folder_is_a_timeline_without_parts(tmp_path: Path) -> None:
+    """A folder is an events timeline in parts (tests/test_loader_folder.py); one without
+    any *.yaml is a problem naming it, not a crash."""
     result = run_check(tmp_path)
-    assert result.exit_code == 2
-    assert "is a directory" in result.output
+    assert result.exit_code == 1
+    assert f"{tmp_path}:1: (folder): no *.yaml files in the folder" in result.output
     assert "Traceback" not in result.output
 
 

@@ -74,8 +74,10 @@ def anchor(point: Point, published: Published | None, context_year: int | None,
     elif year is None:
         if published is not None:
             year = published.day.year
-            if point.month and point.day and ends and \
-                    date(year, point.month, min(point.day, 28)) < published.day - timedelta(days=60):
+            # A deadline or an end before the notice's own day is next year's: no notice
+            # sets a deadline that has passed ("请于1月10日前" in a notice of 20 February).
+            if point.month and ends and date(year, point.month, min(point.day or 28, 28)) \
+                    < published.day:
                 year += 1
                 notes.append(f"原文未写年份；按发布日期（{published.day:%Y年%-m月%-d日}）之后最近的"
                              f"该日期读作{year}年")

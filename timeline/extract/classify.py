@@ -140,7 +140,7 @@ def _year_name(context: _Context, point: Point) -> bool:
 def _confidence(base: float, *anchors: Anchored) -> float:
     for anchored in anchors:
         if anchored.year_guessed:
-            base -= 0.3 if any("通知也未写发布日期" in n for n in anchored.notes) else 0.1
+            base -= 0.35 if any("通知也未写发布日期" in n for n in anchored.notes) else 0.1
     return round(max(0.05, min(base, 0.95)), 2)
 
 
@@ -150,7 +150,8 @@ def _is_past(context: _Context, last: date | datetime) -> bool:
 
 
 def _application(context: _Context, mention: Mention) -> bool:
-    near = context.sentence_before(mention.start)[-30:] + context.clause_after(mention.end)[:24]
+    rest = _SENTENCE.split(context.text[mention.end:mention.end + 60], maxsplit=1)[0]
+    near = context.sentence_before(mention.start)[-30:] + rest
     return P.APPLICATION.search(near) is not None
 
 
@@ -175,8 +176,8 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
     span_end = anchored.last if anchored.precision is Precision.YEAR else None
     if _is_past(context, anchored.last):
         # "截至2023年底，已…": a figure as of a past day. "已于2024年底结束" is history kept.
-        as_of = re.search(r"(?:截至|截止)(?:到|至)?$", context.text[max(0, mention.start - 4):
-                                                              mention.start + 3])
+        as_of = re.search(r"(?:截至|截止)(?:到|至)?$", context.text[max(0, point.start - 4):
+                                                              point.start])
         if as_of or (mention.marker == "deadline" and point.part is None):
             return Skipped(mention, "history")
         return Reading("happening", mention, anchored.first, span_end, anchored.precision,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -24,8 +25,8 @@ from timeline.extract.classify import Reading
 from timeline.extract.normalize import Normalized
 from timeline.extract.recognize import Recurrence
 from timeline.extract.stories import StorySpan
-from timeline.model import Event, Precision, Story, Window
-from timeline.recurrence import add_years
+from timeline.model import DEFAULT_TIMEZONE, Event, Precision, Recurring, Story, Window
+from timeline.recurrence import RuleError, add_years, build_rule
 
 __all__ = ["Candidate", "Evidence", "propose", "slugify", "story_models"]
 
@@ -283,6 +284,15 @@ def _story_title(original: str, norm: Normalized, story: StorySpan) -> str:
     return _original(original, norm, at, at + len(story.title))
 
 
+def _rule_holds(event: Recurring, windows: list[tuple[int, str, Window]]) -> bool:
+    known = {ident: window for _, ident, window in windows}
+    try:
+        build_rule(event, known.get, ZoneInfo(DEFAULT_TIMEZONE))
+    except RuleError:
+        return False
+    return True
+
+
 def story_models(original: str, norm: Normalized, stories: list[StorySpan], ids: list[str],
                  published: Published | None, name: str, issuer: str | None) -> list[Story]:
     out = []
@@ -321,15 +331,18 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
     used: set[str] = set()
     out: list[Candidate] = []
     windows: dict[int, list[tuple[int, str, Window]]] = {}  # per story: (position, id, model)
+    spans: dict[int, list[int]] = {}  # per story: where each range ends
     for reading in readings:
         mention = reading.mention
         index = _story_of(stories, mention.start)
         story = stories[index]
+        # the windows a recurring item's hours belong to: those of its own paragraph
         recent = [(ident, w) for pos, ident, w in windows.get(index, [])
-                  if mention.start - pos < 400]
+                  if "\n" not in norm.text[pos:mention.start]]
         rule = reading.recurrence
-        if rule is not None and rule.every == "daily" and recent:
-            continue  # "…至…每日上午9:00-11:30": the window's hours, not an item of its own
+        if rule is not None and rule.every == "daily" and any(
+                0 <= mention.start - end < 60 for end in spans.get(index, [])):
+            continue  # "…至…每日上午9:00-11:30": the range's own hours, not an item
         fields = _fields(reading, published, recent if reading.kind == "recurring" else [])
         if fields is None:
             continue
@@ -365,10 +378,14 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
             event = _EVENT.validate_python(data)
         except ValidationError:
             continue  # a reading the schema cannot hold is not worth proposing
+        if isinstance(event, Recurring) and not _rule_holds(event, windows.get(index, [])):
+            continue  # no occurrence in its bounds: `timeline check` would refuse it
         a, b = norm.original_span(mention.start, mention.end)
         out.append(Candidate(event, Evidence(original[a:b], a, b), reading.confidence, index))
         if isinstance(event, Window):
             windows.setdefault(index, []).append((mention.start, ident, event))
+        if reading.mention.form == "range":
+            spans.setdefault(index, []).append(mention.end)
     return out
 
 
