@@ -1,0 +1,210 @@
+"""Merging accepted candidates into an events file or folder: everything outside the added
+block kept byte for byte, duplicates refused, a result that would not pass `timeline check`
+never written; and the whole workflow a new user follows, from a notice page to the feed."""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from starlette.testclient import TestClient
+
+from tests.extract_inputs import DATA
+from timeline.cli import cli
+from timeline.errors import ValidationFailed
+from timeline.extract import extract
+from timeline.extract.merge import MergeError, merge
+from timeline.extract.propose import Candidate, Evidence
+from timeline.loader import load_timeline
+from timeline.model import Recurring
+from timeline.web import TimelineSource
+from timeline.web.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTICE = DATA / "subsidy-call.txt"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def events(tmp_path: Path) -> Path:
+    target = tmp_path / "events.yaml"
+    shutil.copy(ROOT / "events.yaml", target)
+    return target
+
+
+def _only_inserted(old: str, new: str) -> list[str]:
+    """The lines `new` adds to `old`; fails if it changes or drops any."""
+    matcher = difflib.SequenceMatcher(a=old.splitlines(True), b=new.splitlines(True),
+                                      autojunk=False)
+    added = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        assert tag in ("equal", "insert"), (tag, old.splitlines()[a0:a1])
+        if tag == "insert":
+            added += new.splitlines(True)[b0:b1]
+    return added
+
+
+def test_merge_adds_the_block_and_keeps_every_other_byte(events: Path) -> None:
+    before = events.read_text(encoding="utf-8")
+    result = invoke("extract", str(NOTICE), "--merge", str(events))
+    assert result.exit_code == 0, result.output
+    after = events.read_text(encoding="utf-8")
+    added = _only_inserted(before, after)
+    assert after.startswith(before[:before.index("stories:")])  # the header's comments
+    assert sum(line.lstrip().startswith("- id: subsidy-call-") for line in added) == 6
+    assert sum("# extracted from subsidy-call.txt [" in line for line in added) == 6
+    assert "  - id: subsidy-call\n" in added  # the story, at the end of `stories`
+    loaded = load_timeline(events)
+    assert len(loaded.timeline.events) == 20 + 6
+    assert "added 6 event(s) and 1 story(ies)" in result.stderr
+    check = invoke("check", str(events))
+    assert check.exit_code == 0, check.output
+
+
+def test_a_second_merge_refuses_the_duplicates(events: Path) -> None:
+    assert invoke("extract", str(NOTICE), "--merge", str(events)).exit_code == 0
+    once = events.read_bytes()
+    again = invoke("extract", str(NOTICE), "--merge", str(events))
+    assert again.exit_code == 0
+    assert again.stderr.count("an event with this id is already there") == 6
+    assert events.read_bytes() == once
+
+
+def test_same_story_dates_and_title_under_another_id_is_a_duplicate(events: Path) -> None:
+    extraction = extract(NOTICE.read_bytes(), "subsidy-call.txt")
+    merge(events, extraction.stories, extraction.candidates[:1], "subsidy-call.txt")
+    first = extraction.candidates[0]
+    renamed = Candidate(first.event.model_copy(update={"id": "another-id"}), first.evidence,
+                        first.confidence, first.story_index)
+    report = merge(events, extraction.stories, [renamed], "subsidy-call.txt")
+    assert report.added == []
+    assert report.refused == [("another-id",
+                               f"same story, dates and title as {first.event.id!r}")]
+
+
+def _broken_candidate() -> Candidate:
+    """Valid alone, wrong in a timeline: hours `within` a window nobody has."""
+    event = Recurring.model_validate({
+        "id": "hours-nowhere", "story": "diesel-subsidy", "kind": "recurring", "title": "办理日",
+        "weekdays": ["tue"], "within": "no-such-window", "source": "每周二"})
+    return Candidate(event, Evidence("每周二", 0, 3), 0.9, 0)
+
+
+def test_a_merge_that_would_fail_check_writes_nothing(events: Path) -> None:
+    before = events.read_bytes()
+    with pytest.raises(ValidationFailed) as failed:
+        merge(events, [], [_broken_candidate()], "x.txt")
+    assert "hours-nowhere.within: no window with id 'no-such-window'" in str(
+        failed.value.problems[0])
+    assert events.read_bytes() == before
+    assert sorted(p.name for p in events.parent.iterdir()) == ["events.yaml"]  # no temp file
+
+
+def test_a_file_that_fails_check_now_is_not_merged_into(events: Path) -> None:
+    events.write_text(events.read_text(encoding="utf-8").replace("due: 2025-12-31",
+                                                                 "due: someday", 1),
+                      encoding="utf-8")
+    before = events.read_bytes()
+    result = invoke("extract", str(NOTICE), "--merge", str(events))
+    assert result.exit_code == 1
+    assert "does not pass `timeline check` now" in result.stderr
+    assert events.read_bytes() == before
+
+
+def test_a_style_the_writer_cannot_keep_is_refused(tmp_path: Path) -> None:
+    odd = tmp_path / "events.yaml"
+    odd.write_text("stories:\n  - id: park\n    title: 园区\n    source: {newspaper: 报}\n"
+                   "    published: 2024-04-10\nevents:\n- id: one\n  story: park\n"
+                   "  kind: deadline\n  title: 一\n  due: 2030-01-01\n  source: 原文\n",
+                   encoding="utf-8")
+    before = odd.read_bytes()
+    result = invoke("extract", str(NOTICE), "--merge", str(odd), "--story", "park")
+    assert result.exit_code == 1 and "would reformat the file" in result.stderr
+    assert odd.read_bytes() == before
+
+
+def test_only_and_min_confidence_choose(events: Path) -> None:
+    extraction = extract(NOTICE.read_bytes(), "subsidy-call.txt")
+    chosen = extraction.candidates[2].event.id
+    result = invoke("extract", str(NOTICE), "--merge", str(events), "--only", chosen)
+    assert result.exit_code == 0 and f"+ {chosen}" in result.stderr
+    assert "added 1 event(s)" in result.stderr
+    unknown = invoke("extract", str(NOTICE), "--merge", str(events), "--only", "nope")
+    assert unknown.exit_code == 1 and "--only: no candidate 'nope'" in unknown.stderr
+    none = invoke("extract", str(NOTICE), "--merge", str(events), "--min-confidence", "1")
+    assert none.exit_code == 0 and "nothing to merge" in none.stderr
+
+
+def test_events_join_an_existing_story(events: Path) -> None:
+    result = invoke("extract", str(NOTICE), "--merge", str(events), "--story", "diesel-subsidy")
+    assert result.exit_code == 0, result.output
+    loaded = load_timeline(events)
+    assert len(loaded.timeline.stories) == 5  # no story added
+    assert sum(e.story == "diesel-subsidy" for e in loaded.timeline.events) == 6 + 6
+
+
+def test_merge_into_a_folder_and_out_to_a_new_part(tmp_path: Path) -> None:
+    parts = tmp_path / "events.d"
+    parts.mkdir()
+    shutil.copy(ROOT / "events.yaml", parts / "seed.yaml")
+    result = invoke("extract", str(NOTICE), "--merge", str(parts))
+    assert result.exit_code == 0, result.output
+    assert (parts / "subsidy-call.yaml").exists()  # a new part, named after its story
+    assert "created, added 6 event(s)" in result.stderr
+    tender = DATA / "tender-notice.txt"
+    out = invoke("extract", str(tender), "--out", str(parts / "tender.yaml"))
+    assert out.exit_code == 0, out.output
+    check = invoke("check", str(parts))
+    assert check.exit_code == 0 and "7 stories" in check.output, check.output
+    # the same notice again as a new part: its ids are there already, so nothing is written
+    again = invoke("extract", str(tender), "--out", str(parts / "tender-again.yaml"))
+    assert again.exit_code == 1 and "duplicate event id" in again.stderr
+    assert not (parts / "tender-again.yaml").exists()
+    exists = invoke("extract", str(tender), "--out", str(parts / "tender.yaml"))
+    assert exists.exit_code == 1 and "exists; --merge" in exists.stderr
+
+
+def test_json_output_has_source_stories_events_and_skipped() -> None:
+    import json
+
+    result = invoke("extract", str(NOTICE), "--format", "json")
+    data: dict[str, Any] = json.loads(result.stdout)
+    assert set(data) == {"source", "stories", "events", "skipped"}
+    assert data["source"]["published"] == "2025-02-20"
+    assert data["source"]["published_from"] == "signature"
+    first = data["events"][0]
+    assert {"evidence", "confidence", "accepted", "id", "kind", "precision", "note",
+            "source"} <= set(first)
+    original = NOTICE.read_text(encoding="utf-8")
+    assert original[first["evidence"]["start"]:first["evidence"]["end"]] == \
+        first["evidence"]["quote"]
+    reasons = {s["reason"] for s in data["skipped"]}
+    assert {"document-number", "criterion", "tbd", "relative-unknown", "duration",
+            "published"} <= reasons
+
+
+def test_a_new_user_from_a_notice_page_to_the_feed(events: Path) -> None:
+    """README "Adding a notice": extract a web page into events.yaml, check it, and see the
+    new items in the list, the feed and the page."""
+    page = DATA / "html" / "gov-notice.html"
+    merged = invoke("extract", str(page), "--merge", str(events), "--story", "digital-fund")
+    assert merged.exit_code == 0, merged.output
+    assert invoke("check", str(events)).exit_code == 0
+    listed = invoke("list", "--events", str(events), "--from", "2025-03-01", "--to",
+                    "2025-04-30", "--story", "digital-fund")
+    assert "申报时间" in listed.output and "2025-04-03 17:30" in listed.output
+    feed = invoke("ics", "--events", str(events), "--story", "digital-fund")
+    assert feed.output.count("BEGIN:VEVENT") == 5
+    assert "UID:digital-fund-window-20250331@policy-timeline" in feed.output
+    client = TestClient(create_app(TimelineSource(load_timeline(events))))
+    html = client.get("/").text
+    assert "网上申报系统将关闭" in html
+    story_feed = client.get("/feeds/story/digital-fund.ics")
+    assert story_feed.status_code == 200 and story_feed.text.count("BEGIN:VEVENT") == 5
