@@ -227,3 +227,38 @@ def test_a_header_date_in_chinese_numerals() -> None:
     extraction = run(text, None)
     assert extraction.published is not None and extraction.published.origin == "header"
     assert str(extraction.candidates[0].event.due) == "2025-04-10"
+
+
+HOSTILE = {
+    "digits": "1" * 60000,
+    "years": "2024年" * 12000,
+    "ranges": "2024年5月31日至" * 6000,
+    "chinese numerals": "二〇二五年十二月三十一日" * 5000,
+    "weekdays": "每周一、二、三、四、五、六、日" * 4000,
+    "open starts": "自工作方案发布之日起至" * 5000,
+    "no sentence end": "请于2025年3月31日前提交" * 4000,
+    "quotes": "“每天好”" * 10000,
+    "titles": "《2024年》" * 8000,
+    "capitals": "A" * 60000,
+    "bylines": "本报讯（记者王琼）近日，开馆。\n" * 4000,
+    "headlines": "标题一二三四五六七\n" * 10000,
+    "blank lines": "\n" * 60000 + "请于2025年3月31日前报送。",
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_text_is_read_in_bounded_time(case: str) -> None:
+    """Each of these once took minutes (a count without a bound, a search to the end of the
+    text per date): extraction stays linear. The limit is ten times what it takes."""
+    import time
+
+    started = time.perf_counter()
+    run(HOSTILE[case])
+    assert time.perf_counter() - started < 10
+
+
+def test_a_text_longer_than_any_notice_is_refused() -> None:
+    from timeline.extract import UnreadableNotice, extract
+
+    with pytest.raises(UnreadableNotice, match="more than a notice"):
+        extract(("请于2025年3月31日前提交。" * 200_000).encode(), "huge.txt")

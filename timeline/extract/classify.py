@@ -16,7 +16,7 @@ from typing import Literal
 
 from timeline.extract import patterns as P
 from timeline.extract.anchor import Anchored, Published, anchor
-from timeline.extract.recognize import Mention, Point, Recurrence
+from timeline.extract.recognize import Mention, Point, Recurrence, Spans
 from timeline.model import Precision
 
 __all__ = ["SKIP_REASONS", "Reading", "Skipped", "classify"]
@@ -83,8 +83,8 @@ def _spans(text: str, pattern: str) -> list[tuple[int, int]]:
 class _Context:
     text: str
     published: Published | None
-    titles: list[tuple[int, int]]  # 《…》
-    quotes: list[tuple[int, int]]  # “…” of some length: speech
+    titles: Spans  # 《…》
+    quotes: Spans  # “…” of some length: speech
 
     def clause_after(self, end: int) -> str:
         """The words after `end` up to the next clause break; when the date ends its clause
@@ -99,10 +99,10 @@ class _Context:
         return _SENTENCE.split(self.text[max(0, start - 120):start])[-1]
 
     def in_title(self, mention: Mention) -> bool:
-        return any(a < mention.start and mention.end <= b for a, b in self.titles)
+        return self.titles.contains(mention.start, mention.end)
 
     def in_speech(self, mention: Mention) -> bool:
-        return any(a < mention.start and mention.end <= b for a, b in self.quotes)
+        return self.quotes.contains(mention.start, mention.end)
 
 
 def _coarser(a: Precision, b: Precision) -> Precision:
@@ -318,7 +318,7 @@ def classify(text: str, mentions: list[Mention], published: Published | None,
     """Each mention read as an event or skipped with its reason, in order."""
     quotes = [(a, b) for a, b in _spans(text, r"“[^“”]{0,300}”")
               if b - a > 14 and re.search(r"[!?,。]", text[a:b])]
-    context = _Context(text, published, _spans(text, r"《[^《》]{1,80}》"), quotes)
+    context = _Context(text, published, Spans(_spans(text, r"《[^《》]{1,80}》")), Spans(quotes))
     out: list[Reading | Skipped] = []
     context_year: int | None = None
     for mention in mentions:

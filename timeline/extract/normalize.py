@@ -76,6 +76,12 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
     # Spaces a PDF puts between characters are not text: a spaced-out line is no wider.
     widths = [width("".join(line.split())) for line in lines]
     short_ratio = 0.72 if layout == "column" else 0.35
+    next_text = [-1] * len(lines)  # per line, the next line with text (-1: none)
+    upcoming = -1
+    for index in range(len(lines) - 1, -1, -1):
+        next_text[index] = upcoming
+        if lines[index].strip():
+            upcoming = index
     ends = []
     for index, line in enumerate(lines):
         text = line.strip()
@@ -86,8 +92,7 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
             continue
         bare = text.rstrip("".join(_CLOSERS))
         last = _fold(bare[-1]) if bare else ""
-        following = next((lines[j].strip() for j in range(index + 1, len(lines))
-                          if lines[j].strip()), "")
+        following = lines[next_text[index]].strip() if next_text[index] >= 0 else ""
         following = "".join(_fold(c) for c in "".join(following.split())[:12])
         near = [w for w in widths[max(0, index - 4):index + 5] if w]
         column = max(near) if near else 0

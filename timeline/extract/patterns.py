@@ -67,7 +67,10 @@ RELATIVE_MONTH = re.compile(r"(?P<rel>本月|当月|下月|次月)(?P<mpart>底|
 # "recently", anchored on the publication day
 RECENTLY = re.compile(r"近日|(?<![\d〇零一二三四五六七八九十个作每当次])日前|近期|前不久|不久前")
 # "两年多以来", "三年来": a past event some years before the publication
-YEARS_AGO = re.compile(rf"(?P<n>\d+|{CN_NUM}+)年(?P<more>多|余)?(?:以来|来)")
+# Every count is bounded ({1,4}): an unbounded \d+ before a word that is not there makes a
+# long run of digits cost its length squared.
+YEARS_AGO = re.compile(rf"(?<![\d〇零一二三四五六七八九十两])(?P<n>\d{{1,2}}|{CN_NUM}{{1,3}})年"
+                       rf"(?P<more>多|余)?(?:以来|来)")
 
 # ── the words around a date that make it a range, a deadline, a start ──────────────────────
 RANGE_LINK = re.compile(r"^(?:起|开始)?(?:至|到|—|-|~|～|－)(?:次年|翌年)?$")
@@ -135,15 +138,16 @@ TBD = re.compile(r"(?:另行|另外|再行|届时|适时)(?:通知|公布|公告
 RELATIVE_UNKNOWN = re.compile(
     rf"(?:自|从|在)?(?:收到|接到|接收|送达|签订|公布|公示期满|结束|完成|通过|确定|发布|下达)"
     rf"[^,。;\n\d年月]{{0,12}}?(?:之日起|之日|后|以后)[^,。;\n\d年月]{{0,6}}?"
-    rf"(?<![\d年月])(?:\d+|{CN_NUM}+)(?:(?:个)?(?:工作日|自然日|天|周|星期)|个月|日(?=内|以内))"
+    rf"(?<![\d年月])(?:\d{{1,4}}|{CN_NUM}{{1,4}})(?:(?:个)?(?:工作日|自然日|天|周|星期)|个月|"
+    rf"日(?=内|以内))"
     rf"(?:内|以内)?")
 DURATION = re.compile(
     rf"(?:公示期|公告期|公示时间|公告期限|公示期限|有效期|试用期|考察期|服务期)(?:为|是|:)?"
-    rf"(?:\d+|{CN_NUM}+)(?:个)?(?:工作日|自然日|日|天|周|个月|月|年)")
-DOCUMENT_NUMBER = re.compile(r"[〔\[【(](?:19|20)\d\d[〕\]】)]\s?第?\d+号")
+    rf"(?:\d{{1,4}}|{CN_NUM}{{1,4}})(?:个)?(?:工作日|自然日|日|天|周|个月|月|年)")
+DOCUMENT_NUMBER = re.compile(r"[〔\[【(](?:19|20)\d\d[〕\]】)]\s?第?\d{1,6}号")
 STANDARD = re.compile(r"(?:GB/T|GB|HJ/T|HJ|JGJ|CJJ|JJG|DB\d{0,6}/T|DB\d{0,6}|ISO|YY|QB|JT/T)"
-                      r"\s?[\d.]+(?:\.\d+)?-(?:19|20)\d\d")
-CODE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}[A-Z0-9]*[-_]?(?:19|20)\d{6}[-_\w]*")
+                      r"\s?[\d.]{1,12}-(?:19|20)\d\d")
+CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2,8}[A-Z0-9]{0,8}[-_]?(?:19|20)\d{6}[-_A-Za-z0-9]{0,16}")
 
 # ── headlines, bylines, the notice's own date ─────────────────────────────────────────────
 NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,]{0,6}电|新华社[^\s,]{0,8}电|[\u4e00-\u9fff]{2,8}(?:报|网)讯)")

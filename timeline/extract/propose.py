@@ -62,8 +62,8 @@ def _sentence(norm: Normalized, start: int, end: int) -> tuple[int, int]:
     text = norm.text
     head = max((m.end() for m in _SENTENCE_END.finditer(text, max(0, start - 300), start)),
                default=max(0, start - 300))
-    tail_match = _SENTENCE_END.search(text, end)
-    tail = tail_match.end() if tail_match else len(text)
+    tail_match = _SENTENCE_END.search(text, end, end + 300)
+    tail = tail_match.end() if tail_match else min(len(text), end + 300)
     if tail - head > 220:  # a run-on sentence: the clauses around the date
         head = max(head, start - 80)
         tail = min(tail, end + 120)
@@ -119,7 +119,8 @@ def _title_spans(norm: Normalized, reading: Reading) -> list[tuple[int, int]]:
     while a0 < len(text) and text[a0] in ",:":  # the date ended its clause: the next one
         a0 += 1
     breaks = re.compile(r"[,。;!?\n]")
-    a1 = found.start() if (found := breaks.search(text, a0)) else len(text)
+    a1 = found.start() if (found := breaks.search(text, a0, a0 + 60)) else min(len(text),
+                                                                                a0 + 60)
     after = _strip(text, a0, min(a1, a0 + 60), _FILLER, _TRAILING)
     after = _strip(text, *after, _AFTER_NOISE, None)
     b0 = max((m.end() for m in breaks.finditer(text, max(0, mention.start - 60),
@@ -167,11 +168,15 @@ def _cut(words: str, limit: int = 60) -> str:
     return words[:cut] if cut >= 12 else words[:limit] + "…"
 
 
-def _tags(text: str, story_text: str) -> list[str]:
+def _story_tags(story_text: str) -> list[str]:
+    """The tags a story's words suggest for all its items (a word three times or more)."""
+    return [tag for tag, words in P.TAG_WORDS.items()
+            if sum(story_text.count(w) for w in words) >= 3]
+
+
+def _tags(text: str, story_tags: list[str]) -> list[str]:
     tags = [tag for tag, words in P.TAG_WORDS.items() if any(w in text for w in words)]
-    tags += [tag for tag, words in P.TAG_WORDS.items()
-             if tag not in tags and sum(story_text.count(w) for w in words) >= 3]
-    return tags[:4]
+    return [*tags, *(t for t in story_tags if t not in tags)][:4]
 
 
 def _when(value: date | datetime) -> str:
@@ -329,6 +334,8 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
             published: Published | None) -> list[Candidate]:
     """Candidate events for the readings, in text order, ids unique."""
     used: set[str] = set()
+    counts: dict[str, int] = {}  # per id base, the last number given (ids unique in O(1))
+    story_tags: dict[int, list[str]] = {}
     out: list[Candidate] = []
     windows: dict[int, list[tuple[int, str, Window]]] = {}  # per story: (position, id, model)
     spans: dict[int, list[int]] = {}  # per story: where each range ends
@@ -337,21 +344,29 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
         index = _story_of(stories, mention.start)
         story = stories[index]
         # the windows a recurring item's hours belong to: those of its own paragraph
-        recent = [(ident, w) for pos, ident, w in windows.get(index, [])
-                  if "\n" not in norm.text[pos:mention.start]]
+        paragraph = norm.text.rfind("\n", 0, mention.start)
+        recent = []
+        for pos, ident, window in reversed(windows.get(index, [])):
+            if pos < paragraph:
+                break
+            recent.insert(0, (ident, window))
         rule = reading.recurrence
-        if rule is not None and rule.every == "daily" and any(
-                0 <= mention.start - end < 60 for end in spans.get(index, [])):
+        ends = spans.get(index)
+        if rule is not None and rule.every == "daily" and ends and \
+                0 <= mention.start - ends[-1] < 60:
             continue  # "…至…每日上午9:00-11:30": the range's own hours, not an item
         fields = _fields(reading, published, recent if reading.kind == "recurring" else [])
         if fields is None:
             continue
+        if index not in story_tags:
+            story_tags[index] = _story_tags(norm.text[story.start:story.end])
         key_date = fields.get("due") or fields.get("end") or fields.get("date") or \
             fields.get("start") or "open"
         base = f"{story_ids[index]}-{reading.kind}-{str(key_date)[:10].replace('-', '')}"
-        ident, number = base, 2
+        ident = base
         while ident in used:
-            ident, number = f"{base}-{number}", number + 1
+            counts[base] = counts.get(base, 1) + 1
+            ident = f"{base}-{counts[base]}"
         used.add(ident)
         head, tail = _sentence(norm, mention.start, mention.end)
         sentence = _original(original, norm, head, tail)
@@ -367,7 +382,7 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
             "precision": reading.precision.value,
             "note": "；".join(reading.notes) if reading.notes else "原文给出确切日期。",
             "source": sentence or title,
-            "tags": _tags(norm.text[head:tail], norm.text[story.start:story.end]),
+            "tags": _tags(norm.text[head:tail], story_tags[index]),
         })
         reminders = _reminders(reading, reading.recurrence)
         if reminders is not None:

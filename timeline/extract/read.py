@@ -21,6 +21,7 @@ __all__ = ["MAX_BYTES", "Document", "UnreadableNotice", "read_notice"]
 Format = Literal["text", "html", "pdf", "docx"]
 
 MAX_BYTES = 50 * 1024 * 1024  # a notice, even a 200-page PDF; not a disk image
+MAX_CHARACTERS = 2_000_000  # the text of a 1,000-page notice
 _PDF_MAX_PAGES = 500
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc, .wps, .xls: the old Office container
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
@@ -46,6 +47,14 @@ class Document:
 
 def read_notice(data: bytes, name: str = "-") -> Document:
     """The notice's text; raises UnreadableNotice with what to do when there is none."""
+    document = _read(data, name)
+    if len(document.text) > MAX_CHARACTERS:
+        raise UnreadableNotice(f"{name}: {len(document.text):,} characters is more than a "
+                               f"notice (at most {MAX_CHARACTERS:,}); split it")
+    return document
+
+
+def _read(data: bytes, name: str) -> Document:
     if len(data) > MAX_BYTES:
         raise UnreadableNotice(f"{name}: {len(data) // 1024 // 1024} MB is too big for a "
                                f"notice (at most {MAX_BYTES // 1024 // 1024} MB)")

@@ -14,7 +14,9 @@ Which mention is an event, and of what kind, is `classify.py`'s business.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -152,8 +154,9 @@ def _point(match: re.Match[str], offset: int = 0) -> Point | None:
     return point
 
 
-def find_points(text: str, taken: list[tuple[int, int]]) -> list[Point]:
+def find_points(text: str, taken_spans: Iterable[tuple[int, int]]) -> list[Point]:
     """Every calendar point outside the spans already `taken`."""
+    taken = Spans(taken_spans)
     points: list[Point] = []
     for match in P.POINT.finditer(text):
         if not match.group() or _inside(match.start(), match.end(), taken):
@@ -177,9 +180,10 @@ def find_points(text: str, taken: list[tuple[int, int]]) -> list[Point]:
             continue  # 今年 alone is an adverb, 本年度 names a year's round: not a date
         points.append(Point(match.start(), match.end(), month=month, day=day, part=part,
                             relative_year=P.RELATIVE_YEARS[g["rel"]]))
+    found = Spans((p.start, p.end) for p in points)
     for match in P.BARE_PART.finditer(text):
-        if _inside(match.start(), match.end(), taken) or any(
-                p.start <= match.start() < p.end for p in points):
+        if _inside(match.start(), match.end(), taken) or found.overlaps(match.start(),
+                                                                        match.start() + 1):
             continue
         word = match.group("ypart")
         points.append(Point(match.start(), match.start() + len(word.removesuffix("前")),
@@ -199,8 +203,33 @@ def find_points(text: str, taken: list[tuple[int, int]]) -> list[Point]:
     return unique
 
 
-def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a < end and start < b for a, b in spans)
+class Spans:
+    """Spans of text already taken, asked whether a new one overlaps any, in log time (a
+    long notice has thousands of each)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self._starts = [a for a, _ in merged]
+        self._ends = [b for _, b in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self._ends, start + 1)  # the first span ending after start
+        return index < len(self._starts) and self._starts[index] < end
+
+    def contains(self, start: int, end: int) -> bool:
+        """Whether one span holds start..end, its first character excluded (a quote's or a
+        title's opening mark)."""
+        index = bisect.bisect_left(self._starts, start) - 1
+        return index >= 0 and end <= self._ends[index]
+
+
+def _inside(start: int, end: int, spans: Spans) -> bool:
+    return spans.overlaps(start, end)
 
 
 def _weekdays(days: str) -> tuple[str, ...]:
@@ -327,9 +356,9 @@ def find_patterns(text: str) -> list[Mention]:
     found.extend(Mention("effect-on-publication", m.start(), m.end(), label=m.group())
                  for m in re.finditer(r"自(?:印发|发布|公布|下发)之日起(?:施行|实施|执行|生效)",
                                       text))
-    taken = [m.span for m in found]
+    taken = Spans(m.span for m in found)
     found.extend(m for m in _recurrences(text) if not _inside(m.start, m.end, taken))
-    taken = [m.span for m in found]
+    taken = Spans(m.span for m in found)
     for match in P.RECENTLY.finditer(text):
         if not _inside(match.start(), match.end(), taken):
             found.append(Mention("recently", match.start(), match.end()))

@@ -70,13 +70,14 @@ def _lead_title(paragraph: str) -> str:
     return first[:40]
 
 
-def _has_body(block: list[Paragraph]) -> bool:
-    """Whether a story so far has text of its own, not only a headline or a page label."""
-    return any(not _headline(p.text) and len(p.text) > 8 for p in block)
+def _body(paragraph: Paragraph) -> bool:
+    """Text of the story's own, not only a headline or a page label."""
+    return not _headline(paragraph.text) and len(paragraph.text) > 8
 
 
-def _starts_story(paras: list[Paragraph], index: int, current: int) -> bool:
-    """Whether paragraph `index` begins a new story (the current one began at `current`)."""
+def _starts_story(paras: list[Paragraph], index: int, current: int, lead: bool) -> bool:
+    """Whether paragraph `index` begins a new story (the current one began at `current`;
+    `lead`: it has a 本报讯 line)."""
     para, previous = paras[index], paras[index - 1].text
     if P.BYLINE.match(previous):
         return True  # the story before ended with its byline
@@ -84,7 +85,7 @@ def _starts_story(paras: list[Paragraph], index: int, current: int) -> bool:
         return False
     # A 本报讯 story is short news without subheadings: a headline after it is the next
     # story's. (A long feature, without 本报讯, has subheadings: they split nothing.)
-    return any(P.NEWS_LEAD.match(paras[i].text) for i in range(current, index))
+    return lead
 
 
 def split_stories(text: str) -> list[StorySpan]:
@@ -93,19 +94,30 @@ def split_stories(text: str) -> list[StorySpan]:
     if not paras:
         return [StorySpan(0, len(text), "", False)]
     starts: list[int] = [0]  # paragraph indexes where a story begins
+    body = _body(paras[0])  # whether the current story has text of its own yet
+    lead = bool(P.NEWS_LEAD.match(paras[0].text))  # and a 本报讯 line
     for index in range(1, len(paras)):
-        if P.NEWS_LEAD.match(paras[index].text):
+        para = paras[index]
+        begin = None
+        if P.NEWS_LEAD.match(para.text):
             # A headline right before the 本报讯 line is the new story's own.
             begin = index
             while begin - 1 > starts[-1] and _headline(paras[begin - 1].text) \
                     and index - begin < 2:
                 begin -= 1
-            if begin > starts[-1] and _has_body(paras[starts[-1]:begin]):
-                starts.append(begin)
-        elif index > starts[-1] and _starts_story(paras, index, starts[-1]) \
-                and _has_body(paras[starts[-1]:index]):
-            starts.append(index)
-    if len(starts) > 1 and not _has_body(paras[starts[-1]:]):
+            if begin == starts[-1] or not (body or any(_body(p) for p in
+                                                       paras[starts[-1]:begin])):
+                begin = None
+        elif body and _starts_story(paras, index, starts[-1], lead):
+            begin = index
+        if begin is not None:
+            starts.append(begin)
+            body = any(_body(p) for p in paras[begin:index + 1])
+            lead = any(P.NEWS_LEAD.match(p.text) for p in paras[begin:index + 1])
+        else:
+            body = body or _body(para)
+            lead = lead or bool(P.NEWS_LEAD.match(para.text))
+    if len(starts) > 1 and not any(_body(p) for p in paras[starts[-1]:]):
         starts.pop()  # headlines left at the page's foot belong to no story of their own
     stories = []
     for number, first in enumerate(starts):
