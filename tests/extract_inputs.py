@@ -17,9 +17,11 @@ def as_html(text: str) -> bytes:
     paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
     title, body = paragraphs[0], paragraphs[1:]
     rows = "\n".join(f"<p>{p}</p>" for p in body)
-    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}_西江市人民政府</title>
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>{title}_西江市人民政府</title>
 <script>var built = "2019-01-01";</script><style>p {{ margin: 0 }}</style></head><body>
-<div class="header"><a href="/">首页</a> 今天是2025年2月21日 星期五 <form><input name="q"></form></div>
+<div class="header"><a href="/">首页</a> 今天是2025年2月21日 星期五
+<form><input name="q"></form></div>
 <div class="nav"><a href="/a">政务公开</a> <a href="/b">2024年度报告</a></div>
 <div class="content"><h1>{title}</h1>{rows}</div>
 <div class="sidebar"><ul><li>2024年12月31日前办结事项</li><li>2023年度决算</li></ul></div>

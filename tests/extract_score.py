@@ -153,7 +153,8 @@ def _dates_agree(item: dict[str, Any], event: Any, published: date | None,
     if item["kind"] == "deadline":
         return _close(gold_last, got_last if got_last is not None else got_first, precision)
     if item.get("open_start"):
-        opened = got_first is None or (published is not None and _close(published, got_first, "day"))
+        opened = got_first is None or (published is not None
+                                       and _close(published, got_first, "day"))
         return opened and _close(gold_last, got_last, precision)
     if gold_first is not None and not _close(gold_first, got_first if got_first is not None
                                              else got_last, precision):

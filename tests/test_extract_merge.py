@@ -17,7 +17,7 @@ from tests.extract_inputs import DATA
 from timeline.cli import cli
 from timeline.errors import ValidationFailed
 from timeline.extract import extract
-from timeline.extract.merge import MergeError, merge
+from timeline.extract.merge import merge
 from timeline.extract.propose import Candidate, Evidence
 from timeline.loader import load_timeline
 from timeline.model import Recurring

@@ -49,9 +49,11 @@ def test_spaced_out_names_and_bylines() -> None:
 
 
 def test_one_paragraph_a_line_is_kept_as_it_is() -> None:
-    lines = "关于申报的通知\n\n各有关单位：\n\n申报时间为2025年3月1日至3月31日，请按时报送材料，逾期不予受理。\n"
+    lines = ("关于申报的通知\n\n各有关单位：\n\n"
+             "申报时间为2025年3月1日至3月31日，请按时报送材料，逾期不予受理。\n")
     assert normalize(lines).text.split("\n") == [
-        "关于申报的通知", "各有关单位:", "申报时间为2025年3月1日至3月31日,请按时报送材料,逾期不予受理。"]
+        "关于申报的通知", "各有关单位:",
+        "申报时间为2025年3月1日至3月31日,请按时报送材料,逾期不予受理。"]
 
 
 _ALPHABET = list("年月日０１２3 \n\u3000，。ab\t〇二（）")

@@ -45,7 +45,8 @@ def folder(tmp_path: Path, parts: dict[str, str]) -> Path:
 
 def test_parts_make_one_timeline(tmp_path: Path) -> None:
     root = folder(tmp_path, {
-        "a-park.yaml": "timezone: Asia/Shanghai\n" + STORY + "events:\n" + event("one", "2030-01-01"),
+        "a-park.yaml": "timezone: Asia/Shanghai\n" + STORY + "events:\n"
+                       + event("one", "2030-01-01"),
         "b-notice.yaml": "events:\n" + event("two", "2030-02-01") + event("three", "2030-03-01"),
         ".hidden.yaml": "not: [a part",
         "notes.txt": "not a part either",

@@ -61,3 +61,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert command in README
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert command in ci
+
+
+def test_every_extract_option_is_documented() -> None:
+    from timeline.cli import cli
+
+    command = cli.commands["extract"]
+    options = [opt for param in command.params for opt in getattr(param, "opts", [])
+               if opt.startswith("--")]
+    assert len(options) >= 7
+    missing = [opt for opt in options if f"`{opt}" not in README]
+    assert missing == [], f"timeline extract options not in the README: {missing}"

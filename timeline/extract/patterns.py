@@ -15,7 +15,8 @@ CN_DIGIT = "〇零一二三四五六七八九"
 CN_NUM = f"[{CN_DIGIT}十两廿卅]"
 _YEAR = rf"(?P<y>(?:1[89]|2[01])\d\d|[{CN_DIGIT}]{{4}})"
 _MONTH = r"(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
-_DAY = r"(?P<d>3[01]|[12]\d|0?[1-9]|三十一?|二十[一二三四五六七八九]?|廿[一二三四五六七八九]?|十[一二三四五六七八九]?|[一二三四五六七八九])"
+_DAY = (r"(?P<d>3[01]|[12]\d|0?[1-9]|三十一?|二十[一二三四五六七八九]?|廿[一二三四五六七八九]?"
+        r"|十[一二三四五六七八九]?|[一二三四五六七八九])")
 
 # ── parts of a year or month that are not a day, and their precision ───────────────────────
 YEAR_PARTS = {  # after "2025年" (or alone after 今年/明年)
@@ -37,7 +38,8 @@ _WEEKDAY_NOTE = r"(?:\((?:星期|周|礼拜)[一二三四五六日天]\)|(?:星�
 _TIME = (r"(?P<ampm>上午|下午|中午|晚上|早上|凌晨|傍晚|晚)?"
          r"(?P<h>2[0-4]|[01]?\d)(?:(?::|：)(?P<mi>[0-5]\d)|时(?:(?P<mi2>[0-5]?\d)分|整)?|"
          r"点(?:(?P<half>半)|(?P<mi3>[0-5]?\d)分?)?)")
-_YEAR_PART = r"(?P<ypart>上半年|下半年|第[一二三四1-4]季度|[一二三四]季度|年底|年末|年内|年初|年中|全年|底|末|内|初)"
+_YEAR_PART = (r"(?P<ypart>上半年|下半年|第[一二三四1-4]季度|[一二三四]季度|年底|年末|年内|年初|"
+              r"年中|全年|底|末|内|初)")
 _MONTH_PART = r"(?P<mpart>上旬|中旬|下旬|底|末|初|中(?!心|国|央|华|小|学|期|长|层))"
 POINT = re.compile(
     rf"(?<![\d.\-/])(?:"
@@ -61,7 +63,8 @@ RELATIVE_YEAR = re.compile(
     r"(?P<rel>本年度|今年|本年|当年|明年|次年|来年|去年|上年)"
     rf"(?:(?P<ypart>上半年|下半年|第[一二三四1-4]季度|[一二三四]季度|年底|年末|年内|年初|底|末|内|初)"
     rf"|{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?)?")
-BARE_PART = re.compile(r"(?<![年\d度])(?P<ypart>上半年|下半年|第[一二三四]季度|年底前|年底|年末|年内)")
+BARE_PART = re.compile(r"(?<![年\d度])"
+                       r"(?P<ypart>上半年|下半年|第[一二三四]季度|年底前|年底|年末|年内)")
 RELATIVE_MONTH = re.compile(r"(?P<rel>本月|当月|下月|次月)(?P<mpart>底|末|上旬|中旬|下旬)?")
 
 # "recently", anchored on the publication day
@@ -107,8 +110,10 @@ MONTHLY = re.compile(r"每(?:个)?月(?![\d〇零一二三四五六七八九十]
 QUARTERLY = re.compile(r"每(?:个)?季度(?P<part>末|初|第一个月)?")
 HALF_YEARLY = re.compile(r"每半年")
 YEARLY = re.compile(rf"每年(?:度)?(?:{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?)?")
-EVERY_N_YEARS = re.compile(r"每(?P<n>\d|[两二三四五])年|(?P<n2>\d|[两二三四五])年一(?:次|届|轮|期|评|换)")
-TERM = re.compile(r"(?P<n>\d|[两二三四五])年(?:[^,。;:\n]{0,10}?)(?:时限|期限|任期|周期|合作期|服务期|建设期|有效期)")
+EVERY_N_YEARS = re.compile(r"每(?P<n>\d|[两二三四五])年|"
+                           r"(?P<n2>\d|[两二三四五])年一(?:次|届|轮|期|评|换)")
+TERM = re.compile(r"(?P<n>\d|[两二三四五])年(?:[^,。;:\n]{0,10}?)"
+                  r"(?:时限|期限|任期|周期|合作期|服务期|建设期|有效期)")
 HOLIDAYS_EXCEPT = re.compile(r"\(?(?:法定)?(?:节假日|节日|假日|公休日|双休日)(?:及(?:法定)?节假日)?"
                              r"(?:除外|休息|不办公|不受理|不对外)\)?")
 ALL_DAY = re.compile(r"全天")
@@ -127,12 +132,14 @@ CRITERION_AFTER = re.compile(
     r"[^,。;!?\n]{0,8}?的")
 CRITERION_FISCAL = re.compile(r"^(?:度)?[^,。;\n]{0,6}?(?:营业收入|销售收入|主营业务收入|纳税|"
                               r"税收|产值|利润|营收|研发投入|研发费用|收入|销售额|出口额)")
-CRITERION_BEFORE = re.compile(r"(?:出生于|生于|毕业于|成立于|注册于|建成于|竣工于|购买于|购置于|登记于|投产于|限于|须为|应为|须是|应当为|均为|"
+CRITERION_BEFORE = re.compile(r"(?:出生于|生于|毕业于|成立于|注册于|建成于|竣工于|购买于|购置于|"
+                              r"登记于|投产于|限于|须为|应为|须是|应当为|均为|"
                               r"计算截止到|计算截至|计算截止至|计算至|计算到|截止计算)$")
 # "2018年出台…": a year and then what happened in it (not a year naming a plan)
 EVENT_VERB = re.compile(r"^(?:度)?(?:出台|印发|发布|颁布|公布|实施|施行|启动|开展|召开|举办|建成|"
                         r"完成|开工|竣工|通过|成立|开始|修订|制定|出现|发生|开通|投入使用|上线)")
-NAME_AFTER = re.compile(r"^(?:度)?(?:第[一二三四五六七八九十\d]+批|[^\d,。;:!?\n年月日起至前后底末内初]{2})")
+NAME_AFTER = re.compile(r"^(?:度)?(?:第[一二三四五六七八九十\d]+批|"
+                        r"[^\d,。;:!?\n年月日起至前后底末内初]{2})")
 TBD = re.compile(r"(?:另行|另外|再行|届时|适时)(?:通知|公布|公告|告知|安排|发布|确定)|"
                  r"(?:时间|日期)(?:待定|另定)")
 RELATIVE_UNKNOWN = re.compile(
@@ -150,7 +157,8 @@ STANDARD = re.compile(r"(?:GB/T|GB|HJ/T|HJ|JGJ|CJJ|JJG|DB\d{0,6}/T|DB\d{0,6}|ISO
 CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2,8}[A-Z0-9]{0,8}[-_]?(?:19|20)\d{6}[-_A-Za-z0-9]{0,16}")
 
 # ── headlines, bylines, the notice's own date ─────────────────────────────────────────────
-NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,]{0,6}电|新华社[^\s,]{0,8}电|[\u4e00-\u9fff]{2,8}(?:报|网)讯)")
+NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,]{0,6}电|新华社[^\s,]{0,8}电|"
+                       r"[\u4e00-\u9fff]{2,8}(?:报|网)讯)")
 BYLINE = re.compile(r"^\((?:本报)?(?:实习)?(?:记者|通讯员|特约记者)[^()]{1,30}\)$")
 LEAD_BYLINE = re.compile(r"^(?:本报讯)?\((?:实习)?(?:记者|通讯员)[^()]{1,30}\)")
 PUBLISHED_LABEL = re.compile(r"(?:发布(?:时间|日期)|发文日期|成文日期|印发日期|更新时间|发布于|"

@@ -345,7 +345,7 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
         story = stories[index]
         # the windows a recurring item's hours belong to: those of its own paragraph
         paragraph = norm.text.rfind("\n", 0, mention.start)
-        recent = []
+        recent: list[tuple[str, Window]] = []
         for pos, ident, window in reversed(windows.get(index, [])):
             if pos < paragraph:
                 break

@@ -18,7 +18,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import cn2an
 
@@ -270,7 +270,10 @@ def _clock_ranges(text: str) -> tuple[tuple[int, int, int, int], ...]:
     return tuple(found)
 
 
-def _recurrence_tail(text: str, end: int) -> tuple[int, bool, bool, tuple[tuple[int, int, int, int], ...]]:
+Clock = tuple[int, int, int, int]  # from h:m to h:m
+
+
+def _recurrence_tail(text: str, end: int) -> tuple[int, bool, bool, tuple[Clock, ...]]:
     """After a recurrence: how far its own words go (全天, times, 节假日除外)."""
     tail = text[end:end + 40]
     clause = re.split(r"[。;\n]", tail, maxsplit=1)[0]
@@ -291,7 +294,8 @@ def _recurrences(text: str) -> list[Mention]:
     def add(match: re.Match[str], recurrence: Recurrence) -> None:
         stop, holidays, all_day, times = _recurrence_tail(text, match.end())
         if not holidays:  # "(节假日除外)" may also come just before
-            holidays = bool(P.HOLIDAYS_EXCEPT.search(text[max(0, match.start() - 14):match.start()]))
+            before = text[max(0, match.start() - 14):match.start()]
+            holidays = bool(P.HOLIDAYS_EXCEPT.search(before))
         found.append(Mention("recurrence", match.start(), stop, recurrence=replace(
             recurrence, except_holidays=holidays or recurrence.except_holidays,
             all_day=all_day, times=times)))
@@ -317,9 +321,9 @@ def _recurrences(text: str) -> list[Mention]:
     for match in P.HALF_YEARLY.finditer(text):
         add(match, Recurrence(every="6 months"))
     for match in P.YEARLY.finditer(text):
-        month = number(match.group("m")) if match.group("m") else None
-        day = number(match.group("d")) if match.group("d") else None
-        add(match, Recurrence(every="yearly", month=month, day=day))
+        add(match, Recurrence(every="yearly",
+                              month=number(match.group("m")) if match.group("m") else None,
+                              day=number(match.group("d")) if match.group("d") else None))
     for match in P.EVERY_N_YEARS.finditer(text):
         count = number(match.group("n") or match.group("n2"))
         add(match, Recurrence(every=f"{count} years" if count > 1 else "yearly"))
@@ -366,7 +370,7 @@ def find_patterns(text: str) -> list[Mention]:
         if _inside(match.start(), match.end(), taken):
             continue
         before = text[max(0, match.start() - 1):match.start()]
-        if before.isdigit() or before in ("第", "近", "这", "多"):  # "近三年来" is a span, not an event
+        if before.isdigit() or before in ("第", "近", "这", "多"):  # "近三年来": a span
             continue
         years = number(match.group("n"))
         if 1 <= years <= 50:
@@ -378,7 +382,7 @@ def find_patterns(text: str) -> list[Mention]:
 def _inherit(later: Point, earlier: Point) -> Point:
     """The second end of a range takes what it leaves out from the first
     ("2025年3月1日至31日", "3月1日至4月30日")."""
-    updates: dict[str, object] = {}
+    updates: dict[str, Any] = {}
     if later.year is None and later.relative_year is None:
         if earlier.year is not None:
             updates["year"] = earlier.year

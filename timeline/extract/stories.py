@@ -56,7 +56,7 @@ def _headline(text: str) -> bool:
 
 
 def _is_date_line(text: str) -> bool:
-    return bool(re.fullmatch(r"[\d〇零一二三四五六七八九十年月日号.\-/() 星期周一二三四五六日天]+", text))
+    return bool(re.fullmatch(r"[\d〇零一二三四五六七八九十年月日号.\-/() 星期周天]+", text))
 
 
 def _lead_title(paragraph: str) -> str:
@@ -95,7 +95,7 @@ def split_stories(text: str) -> list[StorySpan]:
         return [StorySpan(0, len(text), "", False)]
     starts: list[int] = [0]  # paragraph indexes where a story begins
     body = _body(paras[0])  # whether the current story has text of its own yet
-    lead = bool(P.NEWS_LEAD.match(paras[0].text))  # and a 本报讯 line
+    has_lead = bool(P.NEWS_LEAD.match(paras[0].text))  # and a 本报讯 line
     for index in range(1, len(paras)):
         para = paras[index]
         begin = None
@@ -108,15 +108,15 @@ def split_stories(text: str) -> list[StorySpan]:
             if begin == starts[-1] or not (body or any(_body(p) for p in
                                                        paras[starts[-1]:begin])):
                 begin = None
-        elif body and _starts_story(paras, index, starts[-1], lead):
+        elif body and _starts_story(paras, index, starts[-1], has_lead):
             begin = index
         if begin is not None:
             starts.append(begin)
             body = any(_body(p) for p in paras[begin:index + 1])
-            lead = any(P.NEWS_LEAD.match(p.text) for p in paras[begin:index + 1])
+            has_lead = any(P.NEWS_LEAD.match(p.text) for p in paras[begin:index + 1])
         else:
             body = body or _body(para)
-            lead = lead or bool(P.NEWS_LEAD.match(para.text))
+            has_lead = has_lead or bool(P.NEWS_LEAD.match(para.text))
     if len(starts) > 1 and not any(_body(p) for p in paras[starts[-1]:]):
         starts.pop()  # headlines left at the page's foot belong to no story of their own
     stories = []
