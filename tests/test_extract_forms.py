@@ -85,6 +85,7 @@ FORMS = [
     ("本办法自2025年5月1日起施行。", "happening", {"date": "2025-05-01"}, "day"),
     ("本方案自印发之日起施行。", "happening", {"date": "2025-02-20"}, "day"),
     ("自2025年7月1日起实行收费管理。", "happening", {"date": "2025-07-01"}, "day"),
+    ("自2025年5月1日开始受理补贴申请。", "happening", {"date": "2025-05-01"}, "day"),
     # periods and vague dates
     ("2025年年末,对项目开展绩效评价。", "happening", {"date": "2025-12-31"}, "year-end"),
     ("各区于6月底前完成摸底。", "deadline", {"due": "2025-06-30"}, "month-end"),

@@ -5,11 +5,20 @@ found; and no distractor proposed as an event."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
+from starlette.testclient import TestClient
 
 from tests.extract_score import NOTICES, Score, run, score
+from timeline.config import Settings
 from timeline.extract.output import to_yaml
+from timeline.feed import render_feed
 from timeline.loader import parse_timeline
+from timeline.occurrences import iter_occurrences
+from timeline.plan import plan_reminders
+from timeline.web import TimelineSource
+from timeline.web.app import create_app
 
 RECALL, PRECISION, KIND_AND_PRECISION = 0.95, 0.90, 0.90
 
@@ -46,9 +55,16 @@ def test_the_seed_page_is_five_stories() -> None:
 
 
 @pytest.mark.parametrize("name", NOTICES)
-def test_every_proposal_passes_check_as_it_is(name: str) -> None:
-    """The YAML `timeline extract` prints is accepted by `timeline check` unchanged."""
+def test_every_proposal_passes_check_and_every_later_stage(name: str) -> None:
+    """The YAML `timeline extract` prints is accepted by `timeline check` unchanged, and the
+    listing, the feed, the plan and the page handle it."""
     extraction, _ = run(name)
     text = to_yaml([extraction], {c.event.id for c in extraction.candidates}, 0.0)
     loaded = parse_timeline(text, f"{name}.yaml")
     assert len(loaded.timeline.events) == len(extraction.candidates)
+    assert iter_occurrences(loaded, date(1960, 1, 1), date(2035, 12, 31))
+    assert render_feed(loaded).count(b"BEGIN:VEVENT") == len(extraction.candidates)
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    plan_reminders(loaded, Settings(), now, now + timedelta(days=3650))
+    page = TestClient(create_app(TimelineSource(loaded))).get("/")
+    assert page.status_code == 200

@@ -181,8 +181,15 @@ config_option = click.option("--config", "config_path", type=click.Path(dir_okay
                               "events.yaml, SQLite timeline.db, console notifier.")
 
 
-def _settings(config_path: Path | None, *, senders: bool = True) -> Settings:
-    return load_settings(config_path, senders=senders)
+events_override = click.option("--events", "events_path", type=click.Path(path_type=Path),
+                               help="The events file or folder (instead of the config's "
+                                    "`events`).")
+
+
+def _settings(config_path: Path | None, *, senders: bool = True,
+              events: Path | None = None) -> Settings:
+    settings = load_settings(config_path, senders=senders)
+    return settings.model_copy(update={"events": events}) if events else settings
 
 
 def setup_logging(verbose: bool) -> None:
@@ -195,16 +202,19 @@ def setup_logging(verbose: bool) -> None:
 
 @cli.command()
 @config_option
-@click.option("--watch", is_flag=True, help="Reload events.yaml when the file changes.")
+@events_override
+@click.option("--watch", is_flag=True,
+              help="Reload the events when the file (or a part of the folder) changes.")
 @click.option("--no-server", is_flag=True, help="Do not serve the feed and page.")
 @click.option("-v", "--verbose", is_flag=True)
 @friendly_errors
-def run(config_path: Path | None, watch: bool, no_server: bool, verbose: bool) -> None:
+def run(config_path: Path | None, events_path: Path | None, watch: bool, no_server: bool,
+        verbose: bool) -> None:
     """Run the reminder daemon (and the feed server) until SIGTERM/SIGINT."""
     from timeline.daemon import run_daemon
 
     setup_logging(verbose)
-    settings = _settings(config_path)
+    settings = _settings(config_path, events=events_path)
     if no_server:  # as if the config said so: messages then link no feed that is not served
         settings = settings.model_copy(update={
             "server": settings.server.model_copy(update={"enabled": False})})
@@ -213,34 +223,37 @@ def run(config_path: Path | None, watch: bool, no_server: bool, verbose: bool) -
 
 @cli.command()
 @config_option
+@events_override
 @click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default from config: 8080).")
 @click.option("-v", "--verbose", is_flag=True)
 @friendly_errors
-def serve(config_path: Path | None, host: str | None, port: int | None, verbose: bool) -> None:
+def serve(config_path: Path | None, events_path: Path | None, host: str | None,
+          port: int | None, verbose: bool) -> None:
     """Serve the calendar feed, the timeline page and the JSON API (no reminders)."""
     from timeline.web.server import run_server
 
     setup_logging(verbose)
-    settings = _settings(config_path, senders=False)  # sends nothing
+    settings = _settings(config_path, senders=False, events=events_path)  # sends nothing
     run_server(settings.events, host or settings.server.host, port or settings.server.port,
                settings.lang, base_url=settings.server.base_url)
 
 
 @cli.command()
 @config_option
+@events_override
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]),
               help="Default: 30 days after --from.")
 @click.option("--notifier", "only", multiple=True, help="Only this notifier (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of rendered text.")
 @friendly_errors
-def preview(config_path: Path | None, first: datetime | None, last: datetime | None,
-            only: tuple[str, ...], as_json: bool) -> None:
+def preview(config_path: Path | None, events_path: Path | None, first: datetime | None,
+            last: datetime | None, only: tuple[str, ...], as_json: bool) -> None:
     """Show which reminders would be sent when, rendered, without sending anything."""
     from timeline.preview import preview_messages
 
-    settings = _settings(config_path, senders=False)  # sends nothing
+    settings = _settings(config_path, senders=False, events=events_path)  # sends nothing
     for name in only:
         if name not in settings.notifiers:
             raise click.BadParameter(f"unknown notifier {name!r}; configured: "
