@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from starlette.testclient import TestClient
 
 from tests.extract_score import NOTICES, Score, run, score
+from tests.web_helpers import get
 from timeline.config import Settings
 from timeline.extract.output import to_yaml
 from timeline.feed import render_feed
@@ -66,5 +66,5 @@ def test_every_proposal_passes_check_and_every_later_stage(name: str) -> None:
     assert render_feed(loaded).count(b"BEGIN:VEVENT") == len(extraction.candidates)
     now = datetime(2024, 1, 1, tzinfo=UTC)
     plan_reminders(loaded, Settings(), now, now + timedelta(days=3650))
-    page = TestClient(create_app(TimelineSource(loaded))).get("/")
+    page = get(create_app(TimelineSource(loaded)), "/")
     assert page.status_code == 200

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from starlette.testclient import TestClient
 
 from tests.extract_inputs import DATA
+from tests.web_helpers import get
 from timeline.cli import cli
 from timeline.errors import ValidationFailed
 from timeline.extract import extract
@@ -203,8 +203,8 @@ def test_a_new_user_from_a_notice_page_to_the_feed(events: Path) -> None:
     feed = invoke("ics", "--events", str(events), "--story", "digital-fund")
     assert feed.output.count("BEGIN:VEVENT") == 5
     assert "UID:digital-fund-window-20250331@policy-timeline" in feed.output
-    client = TestClient(create_app(TimelineSource(load_timeline(events))))
-    html = client.get("/").text
+    app = create_app(TimelineSource(load_timeline(events)))
+    html = get(app, "/").text
     assert "网上申报系统将关闭" in html
-    story_feed = client.get("/feeds/story/digital-fund.ics")
+    story_feed = get(app, "/feeds/story/digital-fund.ics")
     assert story_feed.status_code == 200 and story_feed.text.count("BEGIN:VEVENT") == 5

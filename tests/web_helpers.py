@@ -54,3 +54,17 @@ def edited_timeline(events_path: Path, old: str, new: str) -> LoadedTimeline:
     text = events_path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
     return parse_timeline(text.replace(old, new), str(events_path))
+
+
+def get(app: Any, path: str) -> Any:
+    """One GET through the app in-process (httpx.ASGITransport), from synchronous code."""
+    import asyncio
+
+    import httpx
+
+    async def fetch() -> httpx.Response:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+    return asyncio.run(fetch())
