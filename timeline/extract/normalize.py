@@ -15,6 +15,8 @@ import unicodedata
 from array import array
 from dataclasses import dataclass
 
+from timeline.extract import patterns as P
+
 __all__ = ["Normalized", "normalize", "width"]
 
 _DASHES = dict.fromkeys(map(ord, "—–―─━‒"), "—")
@@ -46,6 +48,11 @@ def _fold(char: str) -> str:
     return char.translate(_DASHES).translate(_WAVES)
 
 
+def _folded(line: str) -> str:
+    """The line as the patterns read it: no whitespace, ASCII digits and punctuation."""
+    return "".join(_fold(c) for c in line if not c.isspace())
+
+
 def width(line: str) -> float:
     """Display width in CJK cells: a full-width character is 1, ASCII a half."""
     return sum(0.5 if ord(c) < 0x2E80 and unicodedata.east_asian_width(c) in "NaH" else 1.0
@@ -56,10 +63,6 @@ def _ascii_word(char: str) -> bool:
     return char.isascii() and (char.isalnum() or char in "._")
 
 
-_LIST_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+、|\(?[一二三四五六七八九十]+\)|"
-                        r"\d+(?:\.\d+)*[.、)]|\d+(?:\.\d+)+|第[一二三四五六七八九十\d]+[条章节]|【)")
-_NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,，]{0,6}电|(?:日前|近日|近期)[,，]记者|记者从)")
-_BYLINE = re.compile(r"[(（](?:本报)?(?:实习)?(?:记者|通讯员)[^()（）]{1,30}[)）]$")
 # A line ending inside a date ("…2024 年 5" / "月1日", "…20" / "24年"): never a paragraph end.
 _GLUE = re.compile(r"[\d年月]$")
 _GLUE_NEXT = re.compile(r"^(?:[年月日号时分]|\d+[年月日号时分:\-./])")
@@ -93,25 +96,25 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
         bare = text.rstrip("".join(_CLOSERS))
         last = _fold(bare[-1]) if bare else ""
         following = lines[next_text[index]].strip() if next_text[index] >= 0 else ""
-        following = "".join(_fold(c) for c in "".join(following.split())[:12])
+        following = _folded(following[:24])[:12]
         near = [w for w in widths[max(0, index - 4):index + 5] if w]
         column = max(near) if near else 0
         short = column >= 8 and widths[index] < short_ratio * column
-        starts_item = bool(_LIST_ITEM.match(following) or _NEWS_LEAD.match(following)
+        starts_item = bool(P.LIST_ITEM.match(following) or P.NEWS_OPENING.match(following)
                            or _LABEL.match(following))
         if _GLUE.search(text) and _GLUE_NEXT.match(following) and not starts_item:
             ends.append(False)
             continue
         # a byline ends its story, also when the layout broke it over two lines
-        squeezed = "".join(text.split())  # "（记 者 杨 帆）": a PDF spaces out names
-        byline = _BYLINE.search(squeezed) or (
-            index and _BYLINE.search("".join(lines[index - 1].split()) + squeezed))
+        squeezed = _folded(text)  # "（记 者 杨 帆）": a PDF spaces out names
+        byline = P.BYLINE_END.search(squeezed) or (
+            index and P.BYLINE_END.search(_folded(lines[index - 1]) + squeezed))
         # A paragraph's first line with no punctuation at all, ending short of the column,
         # is a headline in a wrapped layout (prose wraps full lines, with commas in them).
         previous = lines[index - 1].strip() if index else ""
         opens = not previous or _fold(previous.rstrip("".join(_CLOSERS))[-1:] or "。") in _FINAL
         headline = (layout == "ragged" and opens and widths[index] < 0.9 * column
-                    and not _PUNCTUATION.search(text) and not _LIST_ITEM.match(text)
+                    and not _PUNCTUATION.search(text) and not P.LIST_ITEM.match(squeezed)
                     and not _MIDWORD.search(text))
         ends.append(last in _FINAL or short or bool(byline) or headline
                     or (starts_item and widths[index] < column))

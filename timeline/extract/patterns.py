@@ -160,6 +160,13 @@ CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2,8}[A-Z0-9]{0,8}[-_]?(?:19|20)\d{6}[-
 NEWS_LEAD = re.compile(r"^(?:本报讯|本报[^\s,]{0,6}电|新华社[^\s,]{0,8}电|"
                        r"[\u4e00-\u9fff]{2,8}(?:报|网)讯)")
 BYLINE = re.compile(r"^\((?:本报)?(?:实习)?(?:记者|通讯员|特约记者)[^()]{1,30}\)$")
+# the first words of a news story's body, which no headline continues into
+NEWS_OPENING = re.compile(r"(?:本报讯|本报[^\s,]{0,6}电|(?:日前|近日|近期),记者|记者从)")
+# a byline at the end of a line ("…。(记者 王琼)"), as the layout prints it
+BYLINE_END = re.compile(r"\((?:本报)?(?:实习)?(?:记者|通讯员)[^()]{1,30}\)$")
+# a numbered item or heading: 一、 (一) 1. 1、 2.1 第三条 【
+LIST_ITEM = re.compile(r"(?:[一二三四五六七八九十]+、|\(?[一二三四五六七八九十]+\)"
+                       r"|\d+(?:\.\d+)*[.、)]|\d+(?:\.\d+)+|第[一二三四五六七八九十\d]+[条章节]|【)")
 LEAD_BYLINE = re.compile(r"^(?:本报讯)?\((?:实习)?(?:记者|通讯员)[^()]{1,30}\)")
 PUBLISHED_LABEL = re.compile(r"(?:发布(?:时间|日期)|发文日期|成文日期|印发日期|更新时间|发布于|"
                              r"日期)\s?:?")

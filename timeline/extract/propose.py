@@ -98,8 +98,6 @@ def _strip(text: str, start: int, end: int, lead: re.Pattern[str] | None,
     return start, max(start, end)
 
 
-_LIST_NUMBER = re.compile(r"(?:\d+(?:\.\d+)+\.?|\d+[.、]|[一二三四五六七八九十]+、|"
-                          r"\([一二三四五六七八九十]+\))")
 _SUBJECT_TAIL = re.compile(r"(?:的)?(?:时间|日期|期限|截止时间)?(?:为|是|定于|:|\()*$")
 _WINDOW_TAIL = re.compile(r"(?:为|是|:|\(|于)+$")
 # "投标文件递交的截止时间为DATE", "开标时间:DATE": the words before the date are the subject
@@ -125,7 +123,7 @@ def _title_spans(norm: Normalized, reading: Reading) -> list[tuple[int, int]]:
     after = _strip(text, *after, _AFTER_NOISE, None)
     b0 = max((m.end() for m in breaks.finditer(text, max(0, mention.start - 60),
                                                mention.start)), default=max(0, mention.start - 60))
-    before = _strip(text, b0, mention.start, _LIST_NUMBER,
+    before = _strip(text, b0, mention.start, P.LIST_ITEM,
                     _WINDOW_TAIL if reading.kind == "window" else _SUBJECT_TAIL)
     before = _strip(text, *before, None, _TRAILING)
     after_words, before_words = text[slice(*after)], text[slice(*before)]

@@ -17,7 +17,6 @@ from timeline.model import Precision
 
 __all__ = ["Paragraph", "StorySpan", "find_published", "paragraphs", "split_stories"]
 
-_NEWS_OPENING = re.compile(r"^(?:日前|近日|近期|本报讯|记者从|据[^,]{0,10}(?:介绍|获悉|了解))")
 _ISSUER = re.compile(r"(?:局|厅|委|委员会|办公室|办|政府|中心|公司|院|所|站|会|部|处|署|协会|学校|"
                      r"医院|集团|小组|指挥部)\)?$")
 
