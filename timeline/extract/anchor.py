@@ -110,9 +110,8 @@ def _anchored(point: Point, year: int, month: int | None, notes: list[str],
                         guessed)
     if month is not None:
         if part == "month-end":
-            last = _last_day(year, month).day
-            notes.append(f"原文“{month}月底”只给到月底；以{month}月{last}日为锚点")
             end = _last_day(year, month)
+            notes.append(f"原文“{month}月底”只给到月底；以{month}月{end.day}日为锚点")
             return Anchored(end, end, Precision.MONTH_END, tuple(notes), guessed)
         if part in _TEN_DAYS:
             day = date(year, month, _TEN_DAYS[part])
