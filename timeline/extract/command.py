@@ -28,7 +28,9 @@ class ExtractResult:
 
 def _summary(extraction: Extraction, accepted: set[str]) -> str:
     document, published = extraction.document, extraction.published
-    when = (f"published {published.day} (from the {published.origin.lstrip('-')}"
+    origin = {"--published": "given with --published", "signature": "from the signature line",
+              "header": "from the header"}
+    when = (f"published {published.day} ({origin.get(published.origin, published.origin)}"
             f"{', ' + published.precision.value if not published.exact else ''})"
             if published else "no publication date found (give --published)")
     chosen = sum(1 for c in extraction.candidates if c.event.id in accepted)
