@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from timeline.durations import parse_lead
 from timeline.errors import Problem, TimelineError, ValidationFailed
 from timeline.model import DEFAULT_TIMEZONE, TimezoneName
-from timeline.yamlfile import YamlDoc, locate, pydantic_message, read_yaml
+from timeline.yamlfile import YamlDoc, locate, pydantic_message, read_text, read_yaml
 
 __all__ = ["DigestSpec", "NotifierEntry", "Route", "Settings", "load_settings"]
 
@@ -320,8 +320,5 @@ def load_settings(path: str | Path | None, *, senders: bool = True) -> Settings:
     if path is None:
         return Settings()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationFailed([Problem(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
+    text = read_text(path, missing="cannot read: no such file")
     return parse_settings(text, str(path), path.resolve().parent, senders=senders)

@@ -19,9 +19,17 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from timeline.errors import Problem, ValidationFailed
-from timeline.model import EVENT_KINDS, Event, Recurring, Story, Timeline, Window, localize
+from timeline.model import (
+    EVENT_KINDS,
+    Event,
+    Recurring,
+    Story,
+    Timeline,
+    Window,
+    localize,
+)
 from timeline.recurrence import Rule, RuleError, build_rule
-from timeline.yamlfile import YamlDoc, YamlPath, locate, pydantic_message, read_yaml
+from timeline.yamlfile import YamlDoc, YamlPath, locate, pydantic_message, read_text, read_yaml
 
 __all__ = ["LoadedTimeline", "load_parts", "load_timeline", "parse_timeline", "part_files"]
 
@@ -79,9 +87,11 @@ def _subject(path: YamlPath, data: dict[str, Any]) -> str:
         items = data.get(path[0]) if isinstance(data, dict) else None
         item = items[path[1]] if isinstance(items, list) and path[1] < len(items) else None
         ident = item.get("id") if isinstance(item, dict) else None
-        head = str(ident) if isinstance(ident, str) and ident else f"{path[0]}[{path[1]}]"
+        # an id with a line break or 10,000 characters would break the line that names it
+        named = isinstance(ident, str) and 0 < len(ident) <= 100 and ident.isprintable()
+        head = str(ident) if named else f"{path[0]}[{path[1]}]"
         rest = [str(p) for p in path[2:]]
-        return ".".join([head, *rest]) if rest else f"{head}.id" if not ident else head
+        return ".".join([head, *rest]) if rest else f"{head}.id" if not named else head
     return ".".join(str(p) for p in path) or "(file)"
 
 
@@ -278,19 +288,10 @@ def part_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if p.is_file() and not p.name.startswith("."))
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValidationFailed([Problem(str(path), 1, "(file)", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationFailed([Problem(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
-
-
 def load_timeline(path: str | Path) -> LoadedTimeline:
     """Read and validate an events file or folder; raises ValidationFailed (never
     half-loads)."""
     path = Path(path)
     if path.is_dir():
-        return load_parts([(str(p), _read(p)) for p in part_files(path)], str(path))
-    return parse_timeline(_read(path), str(path))
+        return load_parts([(str(p), read_text(p)) for p in part_files(path)], str(path))
+    return parse_timeline(read_text(path), str(path))

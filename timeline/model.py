@@ -42,8 +42,15 @@ __all__ = [
 ]
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# fullmatch, never `$`: "x\n" would pass a `$` at the end (and split log lines, and be no
+# webhook-id)
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 CN_HOLIDAYS = "cn-holidays"
+# The years every later stage can handle (the feed's exclusive ends, lead times before the
+# first day, ten years of holidays after the last): policy dates are far inside them.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are text; the rest is not
 
 
 class Precision(StrEnum):
@@ -67,20 +74,40 @@ def _parse_when(value: Any) -> Any:
         raise ValueError(f"expected a date like 2024-05-31 or a date-time, got {value!r}")
     text = value.strip()
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        return datetime.fromisoformat(text)
+        if _DATE.fullmatch(text):
+            parsed: date = date.fromisoformat(text)
+        elif len(text) > 10 and _DATE.match(text) and text[10] in "T ":
+            parsed = datetime.fromisoformat(text)
+        else:
+            raise ValueError(text)
     except ValueError:
         raise ValueError(
-            f"bad date {value!r}: write YYYY-MM-DD for a whole day "
+            f"bad date {_shown(value)}: write YYYY-MM-DD for a whole day "
             "or YYYY-MM-DDTHH:MM+08:00 for a moment"
         ) from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"year {parsed.year} is out of range: years {FIRST_YEAR} to "
+                         f"{LAST_YEAR} are supported")
+    return parsed
+
+
+def _shown(value: Any) -> str:
+    """A bad value in an error message: cut short, control characters made visible."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…'"
+
+
+def _no_controls(value: Any) -> Any:
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise ValueError("control characters (such as NUL, BEL or ESC) are not allowed")
+    return value
 
 
 def _parse_slug(value: Any) -> Any:
-    if isinstance(value, str) and not SLUG.match(value):
+    if isinstance(value, str) and not SLUG.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a slug: use lower-case letters, digits and '-' (no '.' or spaces)"
+            f"{_shown(value)} is not a slug: lower-case letters, digits and '-' (no '.', "
+            "spaces or line breaks), at most 100"
         )
     return value
 
@@ -112,6 +139,7 @@ def _parse_leads(value: Any) -> Any:
 
 When = Annotated[date | datetime, BeforeValidator(_parse_when)]
 Slug = Annotated[str, BeforeValidator(_parse_slug)]
+Text = Annotated[str, BeforeValidator(_no_controls)]  # any text people write in the file
 TimezoneName = Annotated[str, BeforeValidator(_parse_timezone)]
 # In JSON (the API, the store) a lead is written as in the file and in reminder keys, "7d":
 # pydantic's ISO form calls 365 days "P1Y", which a reader takes for a calendar year.
@@ -167,38 +195,38 @@ class _Bilingual(_Strict):
 
 
 class StorySource(_Strict):
-    newspaper: str
-    file: str | None = None
-    page: str | None = None
+    newspaper: Text
+    file: Text | None = None
+    page: Text | None = None
 
 
 class Story(_Bilingual):
     id: Slug
-    title: str = Field(min_length=1)
-    title_en: str | None = None
+    title: Text = Field(min_length=1)
+    title_en: Text | None = None
     source: StorySource
     published: When
     published_precision: Precision = Precision.DAY
-    published_note: str = ""
-    summary: str = ""
-    summary_en: str = ""
+    published_note: Text = ""
+    summary: Text = ""
+    summary_en: Text = ""
 
 
 class _EventBase(_Bilingual):
     id: Slug
     story: Slug
-    title: str = Field(min_length=1)
-    title_en: str | None = None
-    description: str = ""
-    description_en: str = ""
+    title: Text = Field(min_length=1)
+    title_en: Text | None = None
+    description: Text = ""
+    description_en: Text = ""
     tags: list[Slug] = []
-    audience: list[str] = []
-    source: str = Field(min_length=1, description="the quote the date was read from")
+    audience: list[Text] = []
+    source: Text = Field(min_length=1, description="the quote the date was read from")
     precision: Precision = Precision.DAY
-    note: str = ""
+    note: Text = ""
     reminders: Leads = None
     timezone: TimezoneName | None = None
-    url: str | None = None
+    url: Text | None = None
 
     @field_validator("audience", mode="before")
     @classmethod
@@ -232,8 +260,8 @@ class Window(_EventBase):
 
     kind: Literal["window"]
     start: When | None = None
-    start_label: str | None = None
-    start_label_en: str | None = None
+    start_label: Text | None = None
+    start_label_en: Text | None = None
     end: When
     start_reminders: Leads = None
 
@@ -251,9 +279,9 @@ class Recurring(_EventBase):
     `start`/`end` or by a window (`within`), minus `except` (dates and/or `cn-holidays`)."""
 
     kind: Literal["recurring"]
-    rrule: str | None = None
-    every: str | None = None
-    weekdays: list[Weekday] | None = None
+    rrule: Text | None = None
+    every: Text | None = None
+    weekdays: list[Weekday] | None = Field(None, min_length=1)
     start: When | None = None
     end: When | None = None
     within: Slug | None = None

@@ -26,7 +26,7 @@ _FREQ_WORDS = {
     "yearly": ("YEARLY", 1), "annually": ("YEARLY", 1),
 }
 _FREQ_UNITS = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"}
-_EVERY = re.compile(r"^\s*(?:every\s+)?(\d+)?\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+_EVERY = re.compile(r"\s*(?:every\s+)?(\d{1,6})?\s*(day|week|month|year)s?\s*", re.IGNORECASE)
 _BYDAY = {"mon": "MO", "tue": "TU", "wed": "WE", "thu": "TH", "fri": "FR", "sat": "SA",
           "sun": "SU"}
 # The feed's EXDATE list and open-ended listings stop this far after the first occurrence.
@@ -124,14 +124,44 @@ def _freq_from_every(every: str) -> tuple[str, int]:
     word = every.strip().lower()
     if word in _FREQ_WORDS:
         return _FREQ_WORDS[word]
-    match = _EVERY.match(word)
+    match = _EVERY.fullmatch(word)
     if not match:
         raise RuleError("every", f"cannot read every: {every!r}; write 'yearly', 'weekly', "
                                  "'3 years', '2 weeks' or 'month'")
     count = int(match.group(1) or 1)
-    if count < 1:
-        raise RuleError("every", "every: the interval must be at least 1")
+    if not 1 <= count <= MAX_INTERVAL:
+        raise RuleError("every", "every: the interval must be at least 1 and at most "
+                                 f"{MAX_INTERVAL}")
     return _FREQ_UNITS[match.group(2).lower()], count
+
+
+# What a policy timeline's rules are made of. Left out on purpose: SECONDLY to HOURLY and
+# BYHOUR/BYMINUTE/BYSECOND (hundreds of thousands of occurrences a year, which every
+# listing, feed and plan would spell out; a timed item takes its time from `start`), and
+# BYEASTER (dateutil's own; calendar apps do not read it).
+_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYYEARDAY",
+          "BYWEEKNO", "BYSETPOS", "WKST")
+MAX_INTERVAL, MAX_COUNT = 100, 10_000
+
+
+def _check_parts(parts: list[str]) -> None:
+    values: dict[str, str] = {}
+    for part in parts:
+        name, _, value = part.partition("=")
+        if name not in _PARTS:
+            raise RuleError("rrule", f"{name[:20]!r} is not supported "
+                                     f"(use {', '.join(_PARTS)})")
+        if name in values:
+            raise RuleError("rrule", f"{name} is given twice")
+        values[name] = value
+    if values.get("FREQ") not in _FREQS:
+        raise RuleError("rrule", f"FREQ must be one of {', '.join(_FREQS)} "
+                                 "(a policy timeline repeats daily at the most)")
+    for name, most in (("INTERVAL", MAX_INTERVAL), ("COUNT", MAX_COUNT)):
+        if name in values and not (values[name].isascii() and values[name].isdigit()
+                                   and 1 <= int(values[name]) <= most):
+            raise RuleError("rrule", f"{name} must be a whole number from 1 to {most}")
 
 
 def _rule_body(event: Recurring) -> str:
@@ -144,10 +174,15 @@ def _rule_body(event: Recurring) -> str:
                                      "(`every`/`weekdays`), not both")
         body = event.rrule.strip()
         body = body[6:] if body.upper().startswith("RRULE:") else body
-        parts = [p for p in body.split(";") if p]
-        if any(p.upper().startswith("DTSTART") for p in parts):
+        parts = [p.strip().upper() for p in body.split(";") if p.strip()]
+        if any(p.startswith("DTSTART") for p in parts):
             raise RuleError("rrule", "put the first date in `start`, not in the RRULE")
-        return ";".join(p.upper() for p in parts)
+        try:
+            _check_parts(parts)
+        except RuleError as exc:
+            shown = body if len(body) <= 60 else body[:57] + "…"
+            raise RuleError("rrule", f"bad RRULE {shown!r}: {exc}") from None
+        return ";".join(parts)
     parts: list[str] = []
     if event.every is not None:
         freq, interval = _freq_from_every(event.every)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,9 +16,14 @@ from pydantic_core import ErrorDetails
 
 from timeline.errors import Problem, ValidationFailed
 
-__all__ = ["YamlDoc", "YamlPath", "locate", "pydantic_message", "read_yaml"]
+__all__ = ["MAX_CHARACTERS", "YamlDoc", "YamlPath", "locate", "pydantic_message", "read_text",
+           "read_yaml"]
 
 YamlPath = tuple[str | int, ...]
+# Files people write by hand: bounded, so a hostile one cannot take the machine (a reload
+# runs the same reader). 30 MB holds 100,000 events; 64 levels is ten times what they use.
+MAX_CHARACTERS = 30_000_000
+MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Scalars only ever reach it (mappings and sequences are walked above), so one instance
 # serves every file; making one per scalar cost a fifth of loading a big file.
@@ -73,7 +79,11 @@ def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc,
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ValidationFailed([Problem(doc.file, key_node.start_mark.line + 1, "(yaml)",
+                                                "a key must be plain text, not a mapping or "
+                                                "a list")])
+            key = key_node.value
             line = key_node.start_mark.line + 1
             if key in out:
                 duplicates.append(((*path, key), line))
@@ -144,8 +154,9 @@ def _fast_data(text: str) -> Any:
                         raise _Unusual
                     known[raw] = value
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                if event.anchor is not None or (stack and keys[-1] is _NO_KEY):
-                    raise _Unusual  # an anchor, or a mapping or list as a key
+                if event.anchor is not None or (stack and keys[-1] is _NO_KEY) \
+                        or len(stack) >= MAX_DEPTH:
+                    raise _Unusual  # an anchor, a mapping or list as a key, too deep
                 value = {} if kind is yaml.MappingStartEvent else []
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 value = stack.pop()
@@ -182,6 +193,48 @@ def _dotted(path: YamlPath, data: Any) -> str:
     return ".".join(str(p) for p in path)
 
 
+def read_text(path: Path, missing: str = "no such file") -> str:
+    """A hand-written YAML file's text; raises ValidationFailed naming it when it cannot be
+    read or is too big to be one (looked at before reading it into memory)."""
+    try:
+        size = path.stat().st_size
+        if size > 4 * MAX_CHARACTERS:
+            raise ValidationFailed([Problem(str(path), 1, "(file)", f"{size:,} bytes is too "
+                                            f"big (at most {MAX_CHARACTERS:,} characters)")])
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationFailed([Problem(str(path), 1, "(file)", missing)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            type(exc).__name__
+        raise ValidationFailed([Problem(str(path), 1, "(file)",
+                                        f"cannot read: {reason}")]) from None
+
+
+def _refuse_references_and_depth(text: str, file: str) -> None:
+    """Anchors and aliases (`&a`, `*a`) are refused: nobody needs them in these files, and
+    nested ones expand a few hundred bytes into gigabytes (a "billion laughs"). So is
+    nesting deeper than MAX_DEPTH. Both are found from the parser's events, before
+    anything is built."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            line = event.start_mark.line + 1 if event.start_mark else 1
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise ValidationFailed([Problem(file, line, "(yaml)",
+                                                "anchors and aliases (&name, *name) are not "
+                                                "allowed here: write the value out")])
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ValidationFailed([Problem(file, line, "(yaml)",
+                                                    f"nested deeper than {MAX_DEPTH} levels")])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # compose below reports it with its line
+
+
 def read_yaml(text: str, file: str,
               subject: Callable[[YamlPath, Any], str] = _dotted) -> YamlDoc:
     """Parse YAML text; a syntax error raises ValidationFailed naming its line.
@@ -190,10 +243,14 @@ def read_yaml(text: str, file: str,
     the whole document is read, so it can name an item by its `id` even when the duplicate
     comes before the id in the item.
     """
+    if len(text) > MAX_CHARACTERS:
+        raise ValidationFailed([Problem(file, 1, "(file)", f"{len(text):,} characters is too "
+                                        f"big (at most {MAX_CHARACTERS:,})")])
     try:
         return YamlDoc(_fast_data(text), file, text=text)
     except (_Unusual, yaml.YAMLError):
         pass
+    _refuse_references_and_depth(text, file)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
