@@ -181,8 +181,23 @@ async def post(
     all_headers = {"content-type": "application/json; charset=utf-8", **(headers or {})}
     try:
         target = url if isinstance(url, httpx.URL) else _parsed_url(url)
-        return await client.post(target, content=content, headers=all_headers,
-                                 timeout=_timeout(timeout))
+        # httpx's timeout is per step (connect, each read): a receiver that answers a byte
+        # every few seconds would hold the send for ever. The whole exchange has one
+        # deadline, and no more of the reply is read than a service's answer can need.
+        async with asyncio.timeout(timeout):
+            request = client.build_request("POST", target, content=content,
+                                           headers=all_headers, timeout=_timeout(timeout))
+            response = await client.send(request, stream=True)
+            try:
+                body = await _read_limited(response)
+            finally:
+                await response.aclose()
+        # the body as read (decoded); the headers then say nothing of its old encoding
+        kept = [(k, v) for k, v in response.headers.raw if k.lower() not in _ENCODED]
+        return httpx.Response(response.status_code, headers=kept, content=body,
+                              request=request)
+    except TimeoutError:
+        return SendResult.retry(f"no complete answer within {timeout:g}s")
     except httpx.TimeoutException as exc:
         return SendResult.retry(f"timed out after {timeout:g}s ({type(exc).__name__})")
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -191,6 +206,22 @@ async def post(
         return SendResult.retry(f"connection failed: {exc}")
     except httpx.HTTPError as exc:  # protocol errors, dropped connections, proxy errors
         return SendResult.retry(f"{type(exc).__name__}: {exc}")
+
+
+# A robot answers a few hundred bytes; a reply of megabytes is read no further than this.
+MAX_REPLY = 64 * 1024
+_ENCODED = (b"content-encoding", b"content-length", b"transfer-encoding")
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_REPLY:
+            break
+    return b"".join(chunks)[:MAX_REPLY]
 
 
 def credential_from(value: str, param: str) -> str:
@@ -289,7 +320,14 @@ def check_http_url(url: str | None) -> str | None:
     """A pydantic validator body: the URL (when given) must be absolute http(s)."""
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ValueError("a URL has no spaces, line breaks or control characters "
+                         "(from an environment variable?)")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # a bad port, an unbalanced [IPv6]
+        raise ValueError("must be an absolute http:// or https:// URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
     return url

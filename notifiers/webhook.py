@@ -13,6 +13,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import re
 import time
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
@@ -35,6 +36,8 @@ __all__ = ["WebhookNotifier", "sign"]
 SECRET_PREFIX = "whsec_"
 # Set by the signature, the body type and the idempotency contract; not the user's to change.
 _RESERVED = {"content-type", "webhook-id", "webhook-timestamp", "webhook-signature"}
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @functools.lru_cache(maxsize=64)
@@ -119,6 +122,13 @@ class WebhookNotifier(Notifier):
             clash = sorted(k for k in value if k.lower() in _RESERVED)
             if clash:
                 raise ValueError(f"cannot override {', '.join(clash)}")
+            for name, text in value.items():
+                if not _TOKEN.fullmatch(name):
+                    raise ValueError("a header name is letters, digits and - only")
+                if _CONTROL.search(text):
+                    # Named by its header, never shown: the value is often a secret.
+                    raise ValueError(f"the value of header {name} has a line break or a "
+                                     "control character (from an environment variable?)")
             return value
 
     settings: Settings

@@ -49,6 +49,19 @@ def _parse_time(value: Any) -> Any:
     return value
 
 
+def _parse_store(value: Any) -> Any:
+    """A store URL the store can open (its errors never echo the URL: it may hold a
+    password)."""
+    if isinstance(value, str):
+        from timeline.store._base import engine_url
+
+        try:
+            engine_url(value)
+        except TimelineError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_lead)]
 ClockTime = Annotated[time, BeforeValidator(_parse_time)]
 
@@ -69,7 +82,7 @@ class ReminderSettings(_Strict):
     working_days_only: bool = True
     catch_up: Duration = timedelta(hours=24)
     horizon: Duration = timedelta(days=400)  # how far ahead reminders are put in the store
-    max_attempts: int = Field(8, ge=1)
+    max_attempts: int = Field(8, ge=1, le=100)
     retry_base: Duration = timedelta(seconds=5)
     retry_max: Duration = timedelta(hours=1)
     concurrency: int = Field(8, ge=1, le=256)
@@ -109,7 +122,7 @@ class NotifierEntry(_Strict):
     reminders: bool = True  # send each reminder (grouped per minute)
     digest: Annotated[DigestSpec | None, BeforeValidator(_parse_digest)] = None
     group: bool = True
-    group_max: int = Field(20, ge=1)
+    group_max: int = Field(20, ge=1, le=1000)
     # The plugin's keys hold webhook URLs, tokens and passwords: keep them out of repr/logs.
     options: dict[str, Any] = Field(default={}, repr=False)
 
@@ -137,7 +150,8 @@ class Route(_Strict):
 class Settings(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     events: Path = Path("events.yaml")
-    store: str = Field("sqlite:///timeline.db", repr=False)  # a URL may carry a password
+    store: Annotated[str, BeforeValidator(_parse_store)] = Field(
+        "sqlite:///timeline.db", repr=False)  # a URL may carry a password
     timezone: TimezoneName = DEFAULT_TIMEZONE
     lang: Literal["zh", "en"] = "zh"
     server: ServerSettings = ServerSettings()
@@ -164,14 +178,19 @@ class Settings(_Strict):
 
 
 def _expand_env(value: Any, path: tuple[Any, ...], doc: YamlDoc,
-                problems: list[Problem]) -> Any:
-    """Replace `${VAR}` / `${VAR:-default}` in every string; a missing variable is an error."""
+                problems: list[Problem], secret: dict[tuple[Any, ...], str] | None = None) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; a missing variable is an error.
+    `secret` collects, per path, the variables whose values went in: an error there must
+    not show the value."""
     if isinstance(value, dict):
-        return {k: _expand_env(v, (*path, k), doc, problems) for k, v in value.items()}
+        return {k: _expand_env(v, (*path, k), doc, problems, secret) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, (*path, i), doc, problems) for i, v in enumerate(value)]
+        return [_expand_env(v, (*path, i), doc, problems, secret) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
+    names = [m.group(1) for m in _ENV.finditer(value)]
+    if names and secret is not None:
+        secret[path] = ", ".join(f"${{{n}}}" for n in names)
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -216,7 +235,8 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None, *,
     if not isinstance(doc.data, dict):
         raise ValidationFailed([Problem(file, 1, "(file)", "expected a mapping of settings")])
     unset: list[Problem] = []
-    data = _expand_env(doc.data, (), doc, unset)
+    secret: dict[tuple[Any, ...], str] = {}
+    data = _expand_env(doc.data, (), doc, unset, secret)
     unset_notifiers = {p.subject.split(".")[1] for p in unset
                        if p.subject.startswith("notifiers.")}
     if not senders:
@@ -239,9 +259,9 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None, *,
             if len(path) > 2 and path[0] == "notifiers" and path[2] == "name":
                 continue
             problems.append(Problem(file, doc.line(path), ".".join(map(str, path)),
-                                    pydantic_message(error)))
+                                    _hidden(error, path, secret) or pydantic_message(error)))
         # The notifiers' own keys too, so that one run of `timeline check` shows it all.
-        problems.extend(_plugin_problems(data.get("notifiers"), doc))
+        problems.extend(_plugin_problems(data.get("notifiers"), doc, secret))
         raise _failed(_without(problems, senders, unset_notifiers), unset) from None
     for index, route in enumerate(settings.routes):
         for name in route.notify:
@@ -251,7 +271,7 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None, *,
                 problems.append(Problem(file, doc.line(("routes", index, "notify")),
                                         f"routes[{index}].notify",
                                         f"unknown notifier {name!r} (configured: {known})"))
-    problems.extend(_plugin_problems(data.get("notifiers"), doc))
+    problems.extend(_plugin_problems(data.get("notifiers"), doc, secret))
     problems = _without(problems, senders, unset_notifiers)
     if problems or unset:
         raise _failed(problems, unset)
@@ -275,7 +295,25 @@ def _failed(problems: list[Problem], unset: list[Problem]) -> ValidationFailed:
     return ValidationFailed(unset + [p for p in problems if p.subject not in named])
 
 
-def _plugin_problems(entries: Any, doc: YamlDoc) -> list[Problem]:
+def _hidden(error: Any, path: tuple[Any, ...], secret: dict[tuple[Any, ...], str]
+            ) -> str | None:
+    """For a value that came from the environment: the message without the value (pydantic
+    and our validators quote what they refuse), naming the variable instead."""
+    source = next((secret[path[:n]] for n in range(len(path), 0, -1) if path[:n] in secret),
+                  None)
+    if source is None:
+        return None
+    message = pydantic_message(error).split(" [type=")[0]
+    value = error.get("input")
+    if isinstance(value, str) and value and value in message or "'" in message:
+        message = {"int_parsing": "not a whole number", "bool_parsing": "not true or false",
+                   "url_parsing": "not a valid URL"}.get(error["type"], "not a valid value here")
+    return f"the value of {source} is {message}" if not message.startswith("the value") \
+        else message
+
+
+def _plugin_problems(entries: Any, doc: YamlDoc,
+                     secret: dict[tuple[Any, ...], str] | None = None) -> list[Problem]:
     """Each notifier's own keys, checked by its plugin now, so errors name file and line.
     `entries` as `_notifier_entries` made them; one whose type is not text is reported by
     the schema."""
@@ -300,7 +338,8 @@ def _plugin_problems(entries: Any, doc: YamlDoc) -> list[Problem]:
                 path = locate(error, base, doc.data.get("notifiers", {}).get(name, {}))
                 # Say what is wrong, never echo the value: it may be a token.
                 problems.append(Problem(doc.file, doc.line(path), ".".join(map(str, path)),
-                                        pydantic_message(error).split(" [type=")[0]))
+                                        _hidden(error, path, secret or {})
+                                        or pydantic_message(error).split(" [type=")[0]))
     return problems
 
 

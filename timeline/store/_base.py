@@ -36,18 +36,19 @@ LockName = Literal["schema", "events", "plan"]
 def engine_url(url: str) -> URL:
     """The SQLAlchemy URL for a store URL: `sqlite:///path` or `postgresql://user@host/db`
     (driven by psycopg 3); anything else is a ConfigError naming what is supported."""
+    # Never echo the URL: it may carry a password (a mistyped one as well as a good one).
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"bad store URL {url!r}: expected sqlite:///path/to/timeline.db "
-                          "or postgresql://user@host/database") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError("the store URL cannot be read: expected sqlite:///path/to/timeline.db "
+                          "or postgresql://user@host:5432/database") from None
     name = parsed.drivername
     if name in ("sqlite", "sqlite+pysqlite"):
         return parsed.set(drivername="sqlite+pysqlite")
     if name in ("postgresql", "postgres", "postgresql+psycopg"):
         return parsed.set(drivername="postgresql+psycopg")
-    raise ConfigError(f"unsupported store URL scheme {name!r}: use sqlite:///path/to/timeline.db "
-                      "or postgresql://user@host/database")
+    raise ConfigError(f"unsupported store URL scheme {name[:20]!r}: use "
+                      "sqlite:///path/to/timeline.db or postgresql://user@host/database")
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
