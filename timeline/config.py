@@ -305,11 +305,16 @@ def _hidden(error: Any, path: tuple[Any, ...], secret: dict[tuple[Any, ...], str
         return None
     message = pydantic_message(error).split(" [type=")[0]
     value = error.get("input")
-    if isinstance(value, str) and value and value in message or "'" in message:
-        message = {"int_parsing": "not a whole number", "bool_parsing": "not true or false",
-                   "url_parsing": "not a valid URL"}.get(error["type"], "not a valid value here")
-    return f"the value of {source} is {message}" if not message.startswith("the value") \
-        else message
+    if (isinstance(value, str) and value and value in message) or "'" in message:
+        # the message quotes the value: say what is wrong in other words
+        message = _VALUE_FREE.get(path[-1] if path else "", "") or _VALUE_FREE.get(
+            error["type"], "not valid here")
+    return f"the value of {source}: {message}"
+
+
+_VALUE_FREE = {"int_parsing": "not a whole number", "bool_parsing": "not true or false",
+               "url_parsing": "not a valid URL",
+               "timezone": "not a known timezone (an IANA name such as Asia/Shanghai)"}
 
 
 def _plugin_problems(entries: Any, doc: YamlDoc,
