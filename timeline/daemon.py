@@ -21,11 +21,13 @@ import logging
 import os
 import signal
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,6 +46,7 @@ from timeline.web.source import TimelineSource
 
 __all__ = ["Daemon", "build_notifiers", "run_daemon"]
 
+T = TypeVar("T")
 log = logging.getLogger("timeline.daemon")
 SHUTDOWN_GRACE = 5.0  # seconds in-flight sends get on SIGTERM before they are released
 RETRY_AFTER_ERROR = 5.0  # seconds the worker waits after a store error before trying again
@@ -82,10 +85,48 @@ class Daemon:
         with self._signals(asyncio.get_running_loop()):
             return await self._run()
 
+    async def _interruptible(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a long step (loading, planning) in a thread of its own, so that a stop signal
+        meanwhile is answered at once (StopRequested): the process may then end without
+        waiting for the thread, which is a daemon thread; a store transaction it has open
+        is rolled back by the database, as after a crash."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(result: T | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def work() -> None:
+            try:
+                result = func(*args)
+            except BaseException as exc:  # handed to the waiting coroutine
+                loop.call_soon_threadsafe(settle, None, exc)
+            else:
+                loop.call_soon_threadsafe(settle, result, None)
+
+        threading.Thread(target=work, name="timeline-load", daemon=True).start()
+        stop = asyncio.ensure_future(self.stopped.wait())
+        try:
+            done, _ = await asyncio.wait({future, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if future in done:
+            return future.result()
+        raise StopRequested
+
     async def _run(self) -> int:
         settings = self.settings
-        with _collector_paused():
-            loaded = load_timeline(settings.events)  # refuse to start on a bad file
+        try:
+            # refuse to start on a bad file
+            loaded = await self._interruptible(_load_paused, settings.events)
+        except StopRequested:
+            log.info("stopped while loading %s", settings.events)
+            return 0
         self.store = await asyncio.to_thread(Store.open, settings.store)
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0),
                                         limits=httpx.Limits(max_connections=32))
@@ -97,8 +138,11 @@ class Daemon:
             self.dispatcher.stopping = self.stopped.is_set()
             self.dispatcher.on_stale = self._catch_up_with_the_file
             await self._take_over_orphans()
-            with _collector_paused():
+            try:
                 await self._apply(loaded, first_start=True)
+            except StopRequested:
+                log.info("stopped while planning; the store keeps what it had")
+                return 0
             self.events_mtime = _mtime(settings.events)
             self._started = True
             if self._reload_requested:  # SIGHUP while starting: the file may have changed
@@ -157,8 +201,8 @@ class Daemon:
                      changed_only: bool = False) -> None:
         previous = self.source.loaded if changed_only else None
         async with self.dispatcher.replanning():
-            summary = await asyncio.to_thread(partial(
-                apply_timeline, self.store, self.settings, loaded, datetime.now(UTC),
+            summary = await self._interruptible(partial(
+                _paused, apply_timeline, self.store, self.settings, loaded, datetime.now(UTC),
                 configured=first_start, previous=previous))
             revisions = await asyncio.to_thread(self.store.revisions)
             changed_at = await asyncio.to_thread(self.store.last_change)
@@ -299,14 +343,20 @@ class Daemon:
         """Load the events again and apply them; `full`: plan every event again (the
         hourly re-plan, which moves the horizon), else only those that changed."""
         try:
-            loaded = await asyncio.to_thread(load_timeline, self.settings.events)
+            loaded = await self._interruptible(load_timeline, self.settings.events)
         except ValidationFailed as exc:
             for problem in exc.problems:
                 log.error("reload refused: %s", problem)
             log.error("keeping the running timeline (%d events)",
                       len(self.source.loaded.timeline.events))
             return False
-        await self._apply(loaded, changed_only=not full)
+        try:
+            await self._apply(loaded, changed_only=not full)
+        except Exception as exc:  # the store's transaction rolled back: nothing changed
+            log.error("reload refused: %s: %s", type(exc).__name__, str(exc)[:300])
+            log.error("keeping the running timeline (%d events)",
+                      len(self.source.loaded.timeline.events))
+            return False
         return True
 
     async def poll_file(self) -> None:
@@ -391,6 +441,21 @@ class _EmbeddedServer:
 
     async def serve(self) -> None:
         await self._server.serve()
+
+
+class StopRequested(Exception):
+    """A stop signal came while a long step was under way."""
+
+
+def _paused(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`func` with the collector paused: a load or a plan allocates a great deal that lives
+    on, and collections during it only walk what is still being built."""
+    with _collector_paused():
+        return func(*args, **kwargs)
+
+
+def _load_paused(path: Path) -> LoadedTimeline:
+    return _paused(load_timeline, path)
 
 
 def _mtime(path: Path) -> tuple[tuple[str, int, int], ...] | None:

@@ -86,15 +86,31 @@ def apply_timeline(store: Store, settings: Settings, loaded: LoadedTimeline,
     `previous`: the timeline applied last in this process (a reload of the file): only
     the events whose fingerprints differ from it are planned again; the rest are in the
     store already, up to the horizon the hourly re-plan keeps extending."""
-    changes = store.sync_events(loaded, now)
     reminders = settings.reminders
     first, last = now - reminders.catch_up, now + reminders.horizon
     only = None
     if previous is not None and not configured:
         before = previous.fingerprints
         only = {i for i, f in loaded.fingerprints.items() if before.get(i) != f}
-        only |= {c.event_id for c in changes}
+        only |= set(before) - set(loaded.fingerprints)
+    # Everything that can fail without the store first (the plan is pure); then the store's
+    # changes in one transaction: a failure anywhere leaves it as it was.
     planned = plan_reminders(loaded, settings, first, last, only)
+    with store.transaction():
+        return _apply(store, settings, loaded, now, planned, (first, last), configured, only)
+
+
+def _apply(store: Store, settings: Settings, loaded: LoadedTimeline, now: datetime,
+           planned: list[Any], span: tuple[datetime, datetime], configured: bool,
+           only: set[str] | None) -> ApplySummary:
+    first, last = span
+    changes = store.sync_events(loaded, now)
+    if only is not None:
+        # The store may know of changes this process did not see (another instance's
+        # reload): those events are planned too, or cancelling below would drop them.
+        missed = {c.event_id for c in changes if c.change != "removed"} - only
+        if missed:
+            planned = planned + plan_reminders(loaded, settings, first, last, missed)
     keep = {p.key for p in planned}
     # Before adding the plan: on a first start there is nothing yet to look through.
     cancelled = store.cancel_unplanned(keep, first, last, now) if configured else 0

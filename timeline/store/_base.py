@@ -40,8 +40,9 @@ def engine_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise ConfigError("the store URL cannot be read: expected sqlite:///path/to/timeline.db "
-                          "or postgresql://user@host:5432/database") from None
+        raise ConfigError("bad store URL (not shown: it may hold a password): expected "
+                          "sqlite:///path/to/timeline.db or postgresql://user@host:5432/database"
+                          ) from None
     name = parsed.drivername
     if name in ("sqlite", "sqlite+pysqlite"):
         return parsed.set(drivername="sqlite+pysqlite")
@@ -107,6 +108,28 @@ class StoreBase:
         memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "",
                                                                             ":memory:")
         self._serial: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
+        self._current = threading.local()  # the connection of a transaction() under way
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything the store does in this thread inside the block is one transaction,
+        committed at its end or rolled back whole if it raises: a reload is all or
+        nothing. It holds the event and plan locks (in that order, as every writer takes
+        them) until it ends."""
+        if getattr(self._current, "conn", None) is not None:
+            yield  # already inside one
+            return
+        with self._serial, self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                if self._postgres:
+                    for lock in ("events", "plan"):
+                        conn.execute(select(func.pg_advisory_xact_lock(_LOCKS[lock])))
+                self._current.conn = conn
+                try:
+                    yield
+                finally:
+                    self._current.conn = None
 
     @property
     def url(self) -> str:
@@ -122,13 +145,22 @@ class StoreBase:
     def _read(self) -> Iterator[Connection]:
         """A connection in a read-only transaction, rolled back at the end (one snapshot on
         SQLite; on PostgreSQL each statement sees what was committed before it)."""
+        current = getattr(self._current, "conn", None)
+        if current is not None:
+            yield current  # inside transaction(): see what it has written so far
+            return
         with self._serial, self._engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _write(self, lock: LockName | None = None) -> Iterator[Connection]:
         """A write transaction, committed on success; `lock` serializes it with every other
-        transaction taking the same lock, in any process."""
+        transaction taking the same lock, in any process. Inside transaction(), a part of
+        that one."""
+        current = getattr(self._current, "conn", None)
+        if current is not None:
+            yield current
+            return
         with self._serial, self._engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
