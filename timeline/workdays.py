@@ -18,6 +18,7 @@ import holidays
 
 __all__ = [
     "DayInfo",
+    "add_working_days",
     "day_info",
     "is_estimated",
     "is_public_holiday",
@@ -71,4 +72,13 @@ def previous_workday(day: date) -> date:
     """`day` itself when it is a working day, else the closest working day before it."""
     while not is_workday(day):
         day -= timedelta(days=1)
+    return day
+
+
+def add_working_days(day: date, count: int) -> date:
+    """The `count`th working day after `day` ("发布之日起5个工作日内": the fifth one)."""
+    for _ in range(max(0, min(count, 3660))):
+        day += timedelta(days=1)
+        while not is_workday(day):
+            day += timedelta(days=1)
     return day

@@ -53,17 +53,17 @@ def extract_document(document: Document, *, published: Published | None = None,
     norm = normalize(original, hard_lines=True if document.format in ("html", "docx")
                      else None)
     text = norm.text
-    found = find_published(text)
-    published_span = found[1] if found else None
-    issuer = _issuer(text, published_span) if published_span else None
-    if published is None and found is not None:
-        published = found[0]
+    own = find_published(text)
+    issuer = _issuer(text, own.signature) if own.signature else None
+    if published is None:
+        published = own.published
     stories = split_stories(text)
+    headlines = [s.title_span for s in stories if s.headline and s.title_span]
     ids = default_story_ids(len(stories), story, document.name, original)
     mentions = recognize(text)
     readings: list[Reading] = []
     skipped: list[SkippedItem] = []
-    for item in classify(text, mentions, published, published_span):
+    for item in classify(text, mentions, published, list(own.spans), headlines):
         if isinstance(item, Skipped):
             a, b = norm.original_span(item.mention.start, item.mention.end)
             skipped.append(SkippedItem(original[a:b], a, b, item.reason, item.detail))

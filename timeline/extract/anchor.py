@@ -59,14 +59,34 @@ def _moment(day: date, point: Point) -> date | datetime:
     return datetime(day.year, day.month, day.day, point.hour, point.minute)
 
 
+class InvalidDate(ValueError):
+    """The text names a day no calendar has (2月30日, 1月32日)."""
+
+
+# A date without a year this long before the notice's own day is next year's: a notice of
+# 10 December that says "1月15日" means the coming January. A deadline or an end rolls
+# sooner than a happening, which a report may tell weeks after; one said to be past
+# ("已于4月中旬开工") never rolls.
+ROLL_FORWARD = {True: timedelta(days=45), False: timedelta(days=120)}
+
+
 def anchor(point: Point, published: Published | None, context_year: int | None,
-           *, ends: bool = False) -> Anchored | None:
-    """The anchors of `point`; None when its year cannot be known. `ends`: the point ends
-    something (a deadline or a range's end), so a year-less date that would fall well before
-    the publication is read as next year's."""
+           *, ends: bool = False, past: bool = False, future: bool = False
+           ) -> Anchored | None:
+    """The anchors of `point`; None when its year cannot be known; raises InvalidDate for a
+    day that does not exist. `ends`: the point ends something (a deadline, a range's end)."""
+    if point.invalid:
+        raise InvalidDate(point)
     notes: list[str] = []
     year = point.year
     guessed = False
+    if point.relative_week is not None:
+        if published is None:
+            return None
+        monday = published.day - timedelta(days=published.day.weekday())
+        day = monday + timedelta(days=7 * point.relative_week + (point.weekday or 0))
+        words = "本周" if point.relative_week == 0 else "下周"
+        return Anchored(day, day, Precision.DAY, (f"原文“{words}”，按发布日期所在的周推算",))
     if year is None and point.relative_year is not None:
         if published is None:
             return None
@@ -74,10 +94,13 @@ def anchor(point: Point, published: Published | None, context_year: int | None,
     elif year is None:
         if published is not None:
             year = published.day.year
-            # A deadline or an end before the notice's own day is next year's: no notice
-            # sets a deadline that has passed ("请于1月10日前" in a notice of 20 February).
-            if point.month and ends and date(year, point.month, min(point.day or 28, 28)) \
-                    < published.day:
+            probe = date(year, point.month or 12, min(point.day or 28, 28))
+            if point.festival is not None:
+                probe = _festival_day(point.festival, year) or probe
+            # "请于1月10日前报送" asks for what is ahead: before the notice's day, it is
+            # next year's whatever the gap
+            gap = timedelta(0) if future else ROLL_FORWARD[ends]
+            if (point.month or point.festival) and not past and probe < published.day - gap:
                 year += 1
                 notes.append(f"原文未写年份；按发布日期（{published.day:%Y年%-m月%-d日}）之后最近的"
                              f"该日期读作{year}年")
@@ -95,10 +118,33 @@ def anchor(point: Point, published: Published | None, context_year: int | None,
     if point.relative_month is not None and published is not None:
         total = published.day.month - 1 + point.relative_month
         year, month = year + total // 12, total % 12 + 1
+    if point.festival is not None:
+        return _festival(point, year, notes, guessed)
+    if point.season is not None:
+        day = date(year, point.season, 1)
+        notes.append("原文只给到季节；以该季第一天为约数锚点")
+        return Anchored(day, day, Precision.APPROXIMATE, tuple(notes), guessed)
     try:
         return _anchored(point, year, month, notes, guessed)
     except ValueError:  # 2月30日: not a day
+        raise InvalidDate(point) from None
+
+
+def _festival_day(name: str, year: int) -> date | None:
+    """春节, 国庆节, …: the day China's holiday calendar gives it that year."""
+    import holidays
+
+    days = sorted(d for d, named in holidays.China(years=year).items() if named == name)
+    return days[0] if days else None
+
+
+def _festival(point: Point, year: int, notes: list[str], guessed: bool) -> Anchored | None:
+    assert point.festival is not None
+    day = _festival_day(point.festival, year)
+    if day is None:
         return None
+    notes.append(f"节日按当年放假安排取{day:%Y年%-m月%-d日}")
+    return Anchored(day, day, Precision.DAY, tuple(notes), guessed)
 
 
 def _anchored(point: Point, year: int, month: int | None, notes: list[str],

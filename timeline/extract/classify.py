@@ -10,14 +10,15 @@ confidence; each `Skipped` says why a mention is not one, so a reviewer sees bot
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
 from timeline.extract import patterns as P
-from timeline.extract.anchor import Anchored, Published, anchor
+from timeline.extract.anchor import Anchored, InvalidDate, Published, anchor
 from timeline.extract.recognize import Mention, Point, Recurrence, Spans
 from timeline.model import Precision
+from timeline.workdays import add_working_days
 
 __all__ = ["SKIP_REASONS", "Reading", "Skipped", "classify"]
 
@@ -39,6 +40,7 @@ SKIP_REASONS = {
     "speech": ("引语中的说法，不是政策安排", "words in a quotation, not a scheduled item"),
     "no-year": ("没有年份，也没有发布日期可依：请用 --published 给出",
                 "no year, and no publication date to take it from: give --published"),
+    "invalid": ("日历上没有这一天（如2月30日、1月32日）", "no such day (2月30日, 1月32日)"),
 }
 
 _ORDER = [Precision.DAY, Precision.MONTH_END, Precision.MONTH, Precision.QUARTER,
@@ -85,6 +87,7 @@ class _Context:
     published: Published | None
     titles: Spans  # 《…》
     quotes: Spans  # “…” of some length: speech
+    headlines: Spans  # the stories' own headlines
 
     def clause_after(self, end: int) -> str:
         """The words after `end` up to the next clause break; when the date ends its clause
@@ -103,6 +106,19 @@ class _Context:
 
     def in_speech(self, mention: Mention) -> bool:
         return self.quotes.contains(mention.start, mention.end)
+
+    def in_headline(self, mention: Mention) -> bool:
+        return self.headlines.overlaps(mention.start, mention.end)
+
+    def said_future(self, mention: Mention) -> bool:
+        """"请于…前", "将于…", "拟于…": asked for or planned, so ahead of the notice."""
+        return bool(re.search(r"(?:请|须|应|务必|需|要|将|拟|计划|预计|定于)(?:在|于)?$",
+                              self.text[max(0, mention.start - 4):mention.start]))
+
+    def said_past(self, mention: Mention) -> bool:
+        """"已于4月中旬开工", "4月10日…召开了": told as what has happened."""
+        return bool(re.search(r"已(?:经)?(?:于|在)?$", self.text[max(0, mention.start - 3):
+                                                               mention.start]))
 
 
 def _coarser(a: Precision, b: Precision) -> Precision:
@@ -165,8 +181,14 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
         return Skipped(mention, "criterion")
     if _year_name(context, point) and not mention.marker:
         return Skipped(mention, "title")
-    anchored = anchor(point, context.published, context_year,
-                      ends=mention.marker in ("deadline", "by"))
+    if context.in_headline(mention):
+        return Skipped(mention, "title")  # "关于2026年上半年…的通知": it names the notice
+    try:
+        anchored = anchor(point, context.published, context_year,
+                          ends=mention.marker in ("deadline", "by"),
+                          past=context.said_past(mention), future=context.said_future(mention))
+    except InvalidDate:
+        return Skipped(mention, "invalid")
     if anchored is None:
         return Skipped(mention, "no-year")
     notes = anchored.notes
@@ -194,6 +216,10 @@ def _point_reading(context: _Context, mention: Mention, context_year: int | None
     if mention.marker == "effect":
         return Reading("happening", mention, anchored.first, None, anchored.precision,
                        _confidence(0.85, anchored), (*notes, "自该日起施行"))
+    if mention.marker == "approx":
+        word = context.text[point.end:mention.end]
+        return Reading("happening", mention, anchored.first, span_end, Precision.APPROXIMATE,
+                       _confidence(0.7, anchored), (*notes, f"原文“{word}”：约在此日"))
     base = 0.85 if anchored.precision is Precision.DAY else 0.7
     if bare_year:
         base = 0.45  # "2025年，…": a year as a time adverb, at best
@@ -205,12 +231,24 @@ def _range_reading(context: _Context, mention: Mention, context_year: int | None
                    ) -> Reading | Skipped:
     first, last = mention.first, mention.last
     assert first is not None and last is not None
-    if context.in_title(mention):
+    if context.in_title(mention) or context.in_headline(mention):
         return Skipped(mention, "title")
     if _criterion(context, mention):
         return Skipped(mention, "criterion")
-    a = anchor(first, context.published, context_year)
-    b = anchor(last, context.published, context_year, ends=True)
+    past, future = context.said_past(mention), context.said_future(mention)
+    try:
+        a = anchor(first, context.published, context_year, ends=True, past=past,
+                   future=future)
+        if a is not None and last.year is None and last.relative_year is None:
+            # "1月15日至1月20日": the second end is in the first one's year (or the next,
+            # "12月20日至1月10日"), however the first was read
+            year = a.first.year + (1 if (last.month or 0, last.day or 0) <
+                                   (first.month or 0, first.day or 0) else 0)
+            last = replace(last, year=year, year_inferred=True)
+        b = anchor(last, context.published, context_year, ends=True, past=past,
+                   future=future)
+    except InvalidDate:
+        return Skipped(mention, "invalid")
     if a is None or b is None:
         return Skipped(mention, "no-year")
     start, end = a.first, b.last
@@ -234,7 +272,10 @@ def _open_reading(context: _Context, mention: Mention, context_year: int | None
     assert last is not None
     if _criterion(context, mention):
         return Skipped(mention, "criterion")
-    b = anchor(last, context.published, context_year, ends=True)
+    try:
+        b = anchor(last, context.published, context_year, ends=True)
+    except InvalidDate:
+        return Skipped(mention, "invalid")
     if b is None:
         return Skipped(mention, "no-year")
     published = context.published
@@ -243,7 +284,10 @@ def _open_reading(context: _Context, mention: Mention, context_year: int | None
         label = f"自{label}" if not label.startswith("即日") else label
     notes = [*b.notes]
     start: date | None = None
-    if published is not None and published.exact and published.day <= _day_of(b.last):
+    if _is_past(context, b.last):  # "即日起至2025年12月31日" in a notice of 2026: over
+        return Reading("happening", mention, b.last, None, b.precision, _confidence(0.6, b),
+                       (*notes, "截止日在发布日期之前，已结束，不设提醒"), past=True)
+    if published is not None and published.exact:
         start = published.day
         notes.append(f"开始日原文写“{mention.label}”，即发布之日（{published.day:%Y年%-m月%-d日}）")
     elif published is not None:
@@ -251,11 +295,9 @@ def _open_reading(context: _Context, mention: Mention, context_year: int | None
         notes.append(f"开始日原文写“{mention.label}”，发布日期不确切，故不设开始日")
     else:
         notes.append(f"开始日原文写“{mention.label}”，通知未写发布日期，故不设开始日")
-    past = _is_past(context, b.last)
-    kind: Kind = "happening" if past and start is not None else "window"
     confidence = _confidence(0.9 if b.precision is Precision.DAY else 0.8, b)
-    return Reading(kind, mention, start, b.last, b.precision, confidence, tuple(notes),
-                   start_label=None if start else label, past=past)
+    return Reading("window", mention, start, b.last, b.precision, confidence, tuple(notes),
+                   start_label=None if start else label)
 
 
 def _relative_reading(context: _Context, mention: Mention) -> Reading | Skipped:
@@ -270,6 +312,16 @@ def _relative_reading(context: _Context, mention: Mention) -> Reading | Skipped:
     if mention.form == "effect-on-publication":
         return Reading("happening", mention, published.day, None, published.precision, 0.8,
                        (f"原文“{mention.label}”，即发布之日",))
+    if mention.form == "after-publication":
+        count = mention.days or 0
+        due = add_working_days(published.day, count) if mention.working else \
+            published.day + timedelta(days=count)
+        unit = "个工作日" if mention.working else "日"
+        exact = published.exact
+        return Reading("deadline", mention, None, due,
+                       Precision.DAY if exact else Precision.APPROXIMATE, 0.8 if exact else 0.6,
+                       (f"原文“{mention.label}”：发布日期（{published.day:%Y年%-m月%-d日}）起"
+                        f"{count}{unit}",))
     years = mention.years_ago or 0
     try:
         day = published.day.replace(year=published.day.year - years)
@@ -314,16 +366,19 @@ def _recurrence_reading(context: _Context, mention: Mention) -> Reading | Skippe
 
 
 def classify(text: str, mentions: list[Mention], published: Published | None,
-             published_span: tuple[int, int] | None = None) -> list[Reading | Skipped]:
-    """Each mention read as an event or skipped with its reason, in order."""
+             published_spans: list[tuple[int, int]] | None = None,
+             headlines: list[tuple[int, int]] | None = None) -> list[Reading | Skipped]:
+    """Each mention read as an event or skipped with its reason, in order.
+    `published_spans`: where the notice gives its own date; `headlines`: the stories'."""
     quotes = [(a, b) for a, b in _spans(text, r"“[^“”]{0,300}”")
               if b - a > 14 and re.search(r"[!?,。]", text[a:b])]
-    context = _Context(text, published, Spans(_spans(text, r"《[^《》]{1,80}》")), Spans(quotes))
+    context = _Context(text, published, Spans(_spans(text, r"《[^《》]{1,80}》")), Spans(quotes),
+                       Spans(headlines or []))
+    own_date = Spans(published_spans or [])
     out: list[Reading | Skipped] = []
     context_year: int | None = None
     for mention in mentions:
-        if published_span and mention.start < published_span[1] and \
-                published_span[0] < mention.end:
+        if own_date.overlaps(mention.start, mention.end):
             out.append(Skipped(mention, "published"))
             continue
         if mention.form == "skip":

@@ -128,6 +128,12 @@ def _layout(lines: list[str]) -> str:
     widths = [width("".join(line.split())) for line in lines if line.strip()]
     if len(widths) < 4 or statistics.median(widths) > 45:
         return "lines"
+    # Blank lines between many of the lines: paragraphs and list items, each on its line
+    # (a PDF's text has a blank line only now and then, at a column's end).
+    blank_after = sum(1 for i, line in enumerate(lines[:-1])
+                      if line.strip() and not lines[i + 1].strip())
+    if blank_after >= 0.3 * len(widths):
+        return "lines"
     full = sum(1 for i, w in enumerate(widths)
                if w >= 0.85 * max(widths[max(0, i - 4):i + 5]))
     if full >= 0.55 * len(widths):

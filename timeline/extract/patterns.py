@@ -14,7 +14,7 @@ import re
 CN_DIGIT = "〇零一二三四五六七八九"
 CN_NUM = f"[{CN_DIGIT}十两廿卅]"
 _YEAR = rf"(?P<y>(?:1[89]|2[01])\d\d|[{CN_DIGIT}]{{4}})"
-_MONTH = r"(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
+_MONTH = r"(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九元正])"  # 元月, 正月: January
 _DAY = (r"(?P<d>3[01]|[12]\d|0?[1-9]|三十一?|二十[一二三四五六七八九]?|廿[一二三四五六七八九]?"
         r"|十[一二三四五六七八九]?|[一二三四五六七八九])")
 
@@ -34,7 +34,8 @@ MONTH_PARTS = {  # after "6月"
 PART_WORDS = "|".join(sorted({*YEAR_PARTS, *MONTH_PARTS}, key=len, reverse=True))
 
 # ── one calendar point: a date, maybe with a time of day ──────────────────────────────────
-_WEEKDAY_NOTE = r"(?:\((?:星期|周|礼拜)[一二三四五六日天]\)|(?:星期|礼拜)[一二三四五六日天])?"
+# between a date and its time: (星期六), 星期六, (植树节)
+_WEEKDAY_NOTE = r"(?:\([^()\d]{1,8}\)|(?:星期|礼拜)[一二三四五六日天])?"
 _TIME = (r"(?P<ampm>上午|下午|中午|晚上|早上|凌晨|傍晚|晚)?"
          r"(?P<h>2[0-4]|[01]?\d)(?:(?::|：)(?P<mi>[0-5]\d)|时(?:(?P<mi2>[0-5]?\d)分|整)?|"
          r"点(?:(?P<half>半)|(?P<mi3>[0-5]?\d)分?)?)")
@@ -65,7 +66,21 @@ RELATIVE_YEAR = re.compile(
     rf"|{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?)?")
 BARE_PART = re.compile(r"(?<![年\d度])"
                        r"(?P<ypart>上半年|下半年|第[一二三四]季度|年底前|年底|年末|年内)")
-RELATIVE_MONTH = re.compile(r"(?P<rel>本月|当月|下月|次月)(?P<mpart>底|末|上旬|中旬|下旬)?")
+RELATIVE_MONTH = re.compile(rf"(?P<rel>本月|当月|下月|次月)(?:{_DAY}[日号]|(?P<mpart>底|末|上旬|中旬|下旬))?")
+RELATIVE_WEEK = re.compile(r"(?P<rel>本周|下周)(?P<wd>[一二三四五六日天])")
+# festivals by their Chinese names, with the name the `holidays` package gives that day
+FESTIVALS = {"元旦": "New Year's Day", "春节": "Chinese New Year (Spring Festival)",
+             "清明节": "Tomb-Sweeping Day", "清明": "Tomb-Sweeping Day", "劳动节": "Labor Day",
+             "五一": "Labor Day", "端午节": "Dragon Boat Festival", "端午": "Dragon Boat Festival",
+             "中秋节": "Mid-Autumn Festival", "中秋": "Mid-Autumn Festival",
+             "国庆节": "National Day", "国庆": "National Day"}
+FESTIVAL = re.compile(rf"(?:(?P<y>(?:19|20|21)\d\d)年|(?P<rel>今年|明年))?"
+                      rf"(?P<name>{'|'.join(sorted(FESTIVALS, key=len, reverse=True))})"
+                      rf"(?=前|以前|之前|后|期间|假期|当天|节前|放假|,|。)")
+SEASONS = {"春季": 3, "夏季": 6, "秋季": 9, "冬季": 12}
+SEASON = re.compile(r"(?P<y>(?:19|20|21)\d\d)年(?P<name>春季|夏季|秋季|冬季)")
+INVALID_DAY = re.compile(r"(?:3[2-9]|[4-9]\d)[日号]")  # after a month: "1月32日" is no day
+SAME_DAY = re.compile(r"(?:当日|当天|次日|翌日)(?:上午|下午|晚上|晚|中午)?\d{1,2}(?:时|点|:)")
 
 # "recently", anchored on the publication day
 RECENTLY = re.compile(r"近日|(?<![\d〇零一二三四五六七八九十个作每当次])日前|近期|前不久|不久前")
@@ -86,6 +101,8 @@ DEADLINE_AFTER = re.compile(r"^(?:之前|以前|前|止|为止)")
 DEADLINE_BEFORE = re.compile(r"(?:截至|截止(?:到|至|于)?(?:时间|日期)?(?:为|是|:)?|"
                              r"最迟|最晚|不晚于|务必于|须于|应于|请于|需于)$")
 BY_BEFORE = re.compile(r"(?:到|在|于|至)$")  # "到2025年底前": only with a 前 after
+UNTIL_BEFORE = re.compile(r"(?:有效期|期限|延长|延期|顺延|推迟)(?:为)?(?:至|到)$")  # 有效期至…
+APPROX_AFTER = re.compile(r"^(?:前后|左右|上下)")  # 3月31日前后: about then, not by then
 START_AFTER = re.compile(r"^(?:起|开始|以后|之后)")
 SINCE_AFTER = re.compile(r"^(?:以来)")
 EFFECT_AFTER = re.compile(r"^(?:起)?(?:施行|实施|执行|生效|启用|开始施行|正式施行|正式实施)")
@@ -95,21 +112,33 @@ COMPLETION = re.compile(r"关闭|截止|停止|完成|建成|实现|达到|达�
 APPLICATION = re.compile(r"申报|受理|报名|申请|办理|报送|提交|递交|购买|获取|领取|发售|出售|"
                          r"公示|征求意见|意见反馈|异议|缴费|确认|投标|认购|预约|登记|"
                          r"咨询|接收|收取|征集|推荐|遴选|提出意见|意见建议|反馈意见|提意见|认证|"
-                         r"携带|前往|复审|资格审查|报到|签到")
+                         r"携带|前往|复审|资格审查|报到|签到|有效期|打印")
 
 # ── recurrences ──────────────────────────────────────────────────────────────────────────
 WEEKDAY_NAMES = {"一": "mon", "二": "tue", "三": "wed", "四": "thu", "五": "fri", "六": "sat",
                  "日": "sun", "天": "sun"}
 WEEKLY = re.compile(
-    r"每(?:周|星期|个星期)(?P<days>[一二三四五六日天](?:(?:[、,和及与或]|至|到|-|—|~)"
+    r"每(?:逢)?(?:周|星期|个星期)(?P<days>[一二三四五六日天](?:(?:[、,和及与或]|至|到|-|—|~)"
     r"(?:周|星期)?[一二三四五六日天])*)")
-WORKDAYS = re.compile(r"每个?工作日|工作日(?:每天|每日)|周一至周五每天")
+WORKDAYS = re.compile(r"每个?工作日|工作日(?:每天|每日)|周一至周五每天|"
+                      r"(?<![非每个])工作日(?=(?:上午|下午|早上)?\d{1,2}[:时点])")
+# "周一至周五9:00-17:00(节假日除外)": office days without 每, said by their hours
+OFFICE_DAYS = re.compile(r"(?<![每逢])(?:周|星期)(?P<days>[一二三四五六日天](?:至|到|-|—)(?:周|星期)?"
+                         r"[一二三四五六日天])(?=(?:上午|下午|全天)?\d{1,2}[:时点]|全天|\(?(?:法定)?节假日)")
+EVERY_N_WEEKS = re.compile(r"每(?P<n>两|二|三|四|\d)(?:周|个星期)(?![一二三四五六日天])")
 DAILY = re.compile(r"(?<![工作日人户车辆])每(?:天|日)(?!益|渐|[\d.]+(?:元|万|次|人|辆|件|吨))")
-MONTHLY_DAY = re.compile(rf"每月(?P<day>\d{{1,2}}|{CN_NUM}{{1,3}})[日号](?P<before>前|之前|以前)?")
+MONTHLY_DAY = re.compile(rf"每月(?P<day>\d{{1,2}}|{CN_NUM}{{1,3}})[日号]"
+                         rf"(?P<more>(?:、(?:\d{{1,2}}|{CN_NUM}{{1,3}})[日号]){{0,6}})"
+                         rf"(?P<before>前|之前|以前)?")
 MONTHLY = re.compile(r"每(?:个)?月(?![\d〇零一二三四五六七八九十])(?P<part>底|末|初)?")
 QUARTERLY = re.compile(r"每(?:个)?季度(?P<part>末|初|第一个月)?")
+# "本通知发布之日起30日内": relative to the publication, which is known
+AFTER_PUBLICATION = re.compile(
+    rf"自?(?:本通知|本公告|本方案|本办法|本文件)?(?:发布|印发|公布|下发)之日起"
+    rf"(?P<n>\d{{1,3}}|{CN_NUM}{{1,3}})(?P<work>个工作日|个自然日|日|天)(?:内|以内)")
 HALF_YEARLY = re.compile(r"每半年")
-YEARLY = re.compile(rf"每年(?:度)?(?:{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?)?")
+YEARLY = re.compile(rf"每年(?:度)?(?:{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?"
+                    rf"(?:(?:至|到|—|-)(?P<m2>1[0-2]|[1-9]|十[一二]?|[一二三四五六七八九])月)?)?")
 EVERY_N_YEARS = re.compile(r"每(?P<n>\d|[两二三四五])年|"
                            r"(?P<n2>\d|[两二三四五])年一(?:次|届|轮|期|评|换)")
 TERM = re.compile(r"(?P<n>\d|[两二三四五])年(?:[^,。;:\n]{0,10}?)"
@@ -128,7 +157,8 @@ TIME_RANGE = re.compile(
 CRITERION_AFTER = re.compile(
     r"^[^,。;!?\n]{0,24}?(?:出生|毕业(?!证)|注册登记|登记注册|注册成立|参加工作|入学|取得[^,。;]{0,6}(?:证|学历|学位|资格))"
     r"|^[^,。;!?\n]{0,24}?(?:注册|登记|成立|设立|开业|购置|购买|购入|出厂|投产|建成|竣工|开工|"
-    r"生产|参保|入职|领取|报废|注销|投入使用|发生|签订|备案|认定|批准|完成|实施|获得)"
+    r"生产|参保|入职|领取|报废|注销|投入使用|发生|签订|备案|认定|批准|完成|实施|获得|"
+    r"购车|购房|入住|签约|加入|参加|缴纳|缴存|办理)"
     r"[^,。;!?\n]{0,8}?的")
 CRITERION_FISCAL = re.compile(r"^(?:度)?[^,。;\n]{0,6}?(?:营业收入|销售收入|主营业务收入|纳税|"
                               r"税收|产值|利润|营收|研发投入|研发费用|收入|销售额|出口额)")
@@ -150,8 +180,10 @@ RELATIVE_UNKNOWN = re.compile(
     rf"(?:内|以内)?")
 DURATION = re.compile(
     rf"(?:公示期|公告期|公示时间|公告期限|公示期限|有效期|试用期|考察期|服务期)(?:为|是|:)?"
-    rf"(?:\d{{1,4}}|{CN_NUM}{{1,4}})(?:个)?(?:工作日|自然日|日|天|周|个月|月|年)")
-DOCUMENT_NUMBER = re.compile(r"[〔\[【(](?:19|20)\d\d[〕\]】)]\s?第?\d{1,6}号")
+    rf"(?:\d{{1,3}}|{CN_NUM}{{1,3}})(?![\d〇零一二三四五六七八九十年月])"
+    rf"(?:个)?(?:工作日|自然日|日(?!前)|天|周|个月|年(?![\d〇零一二三四五六七八九十月底末内]))")
+DOCUMENT_NUMBER = re.compile(r"[〔\[【(](?:19|20)\d\d[〕\]】)]\s?第?\d{1,6}号"
+                             r"|(?:公告|令|通告|函)(?:19|20)\d\d年第\d{1,6}号")
 STANDARD = re.compile(r"(?:GB/T|GB|HJ/T|HJ|JGJ|CJJ|JJG|DB\d{0,6}/T|DB\d{0,6}|ISO|YY|QB|JT/T)"
                       r"\s?[\d.]{1,12}-(?:19|20)\d\d")
 CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2,8}[A-Z0-9]{0,8}[-_]?(?:19|20)\d{6}[-_A-Za-z0-9]{0,16}")
@@ -168,8 +200,10 @@ BYLINE_END = re.compile(r"\((?:本报)?(?:实习)?(?:记者|通讯员)[^()]{1,30
 LIST_ITEM = re.compile(r"(?:[一二三四五六七八九十]+、|\(?[一二三四五六七八九十]+\)"
                        r"|\d+(?:\.\d+)*[.、)]|\d+(?:\.\d+)+|第[一二三四五六七八九十\d]+[条章节]|【)")
 LEAD_BYLINE = re.compile(r"^(?:本报讯)?\((?:实习)?(?:记者|通讯员)[^()]{1,30}\)")
-PUBLISHED_LABEL = re.compile(r"(?:发布(?:时间|日期)|发文日期|成文日期|印发日期|更新时间|发布于|"
-                             r"日期)\s?:?")
+# a label of the notice's own date, at the start of a header line or after a separator
+# ("来源：市局　发布时间：2025-02-20"); never 报名日期, 截止日期, "30日期间"
+PUBLISHED_LABEL = re.compile(r"(?:^|[\s|/])(?:发布(?:时间|日期)|发文日期|成文日期|印发日期|更新时间|"
+                             r"发布于|日期)\s?:?\s?(?=[\d〇零一二三四五六七八九])")
 
 # ── tags suggested from the text ────────────────────────────────────────────────────────────
 TAG_WORDS = {

@@ -101,7 +101,7 @@ def _strip(text: str, start: int, end: int, lead: re.Pattern[str] | None,
 _SUBJECT_TAIL = re.compile(r"(?:的)?(?:时间|日期|期限|截止时间)?(?:为|是|定于|:|\()*$")
 _WINDOW_TAIL = re.compile(r"(?:为|是|:|\(|于)+$")
 # "投标文件递交的截止时间为DATE", "开标时间:DATE": the words before the date are the subject
-_SUBJECT_FORM = re.compile(r"(?:时间|日期|期限)(?:为|是|:)+$")
+_SUBJECT_FORM = re.compile(r"(?:(?:时间|日期|期限)(?:为|是|:)+|[\u4e00-\u9fff]{2,10}:)$")
 # after a date, words that are not what the item is: "(法定节假日除外)每日上午9:00-11:30"
 _AFTER_NOISE = re.compile(r"(?:\([^()]{0,20}\)|每[日天]|上午|下午|[\d:\-—~至]+)+")
 
@@ -128,7 +128,9 @@ def _title_spans(norm: Normalized, reading: Reading) -> list[tuple[int, int]]:
     before = _strip(text, *before, None, _TRAILING)
     after_words, before_words = text[slice(*after)], text[slice(*before)]
     subject = _SUBJECT_FORM.search(text[b0:mention.start]) is not None
-    if (reading.kind == "window" or subject) and _cjk(before_words) >= 2:
+    # "初赛:4月下旬", "本办法自…起施行": the words before the date say what it is
+    effect = mention.marker == "effect"
+    if (reading.kind == "window" or subject or effect) and _cjk(before_words) >= 2:
         return [before]
     if reading.kind == "window":
         # "请于DATE…到…购买招标文件": what one does in the window, later in the sentence
@@ -188,10 +190,15 @@ def _recurring_fields(reading: Reading, rule: Recurrence, published: Published |
     if rule.weekdays and rule.every == "weekly":
         fields["weekdays"] = list(rule.weekdays)
     elif rule.monthday is not None and rule.monthday > 0:
-        fields["rrule"] = f"FREQ=MONTHLY;BYMONTHDAY={rule.monthday}"
+        days = ",".join(map(str, rule.monthdays or (rule.monthday,)))
+        fields["rrule"] = f"FREQ=MONTHLY;BYMONTHDAY={days}"
     elif rule.monthday == -1:
-        fields["rrule"] = ("FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1" if rule.every == "3 months"
-                           else "FREQ=MONTHLY;BYMONTHDAY=-1")
+        # 每季度末: the last days of March, June, September and December
+        fields["rrule"] = ("FREQ=MONTHLY;BYMONTH=3,6,9,12;BYMONTHDAY=-1"
+                           if rule.every == "3 months" else "FREQ=MONTHLY;BYMONTHDAY=-1")
+    elif rule.every == "yearly" and rule.month:
+        fields["rrule"] = f"FREQ=YEARLY;BYMONTH={rule.month}" + (
+            f";BYMONTHDAY={rule.day}" if rule.day else "")
     elif rule.every == "daily":
         fields["rrule"] = "FREQ=DAILY"
     else:
@@ -223,8 +230,10 @@ def _recurring_fields(reading: Reading, rule: Recurrence, published: Published |
         start = start.date()
     if isinstance(end, datetime):
         end = end.date()
-    if len(rule.times) == 1:
-        h, m, h2, m2 = rule.times[0]
+    if rule.times:
+        # one span, or the first start to the last end of several (上午…、下午…)
+        h, m = rule.times[0][:2]
+        h2, m2 = rule.times[-1][2:]
         first = start or min((w.start for _, w in windows if w.start is not None),
                              default=None)
         if first is not None:
@@ -327,6 +336,41 @@ def _story_of(stories: list[StorySpan], position: int) -> int:
     return len(stories) - 1
 
 
+def _window_groups(rule: Recurrence, windows: list[tuple[str, Window]]
+                   ) -> list[list[tuple[str, Window]]]:
+    """The windows an item's hours run through, as groups one item each can span: two
+    windows with a gap between them that has days of the rule (April between a March and a
+    May window, for Tuesdays and Fridays) give two items, not one that runs through April."""
+    if len(windows) < 2:
+        return [windows]
+    ordered = sorted(windows, key=lambda w: w[1].end)  # type: ignore[arg-type, return-value]
+    groups = [[ordered[0]]]
+    for ident, window in ordered[1:]:
+        before = groups[-1][-1][1].end
+        gap_start = _day(before) + timedelta(days=1)  # type: ignore[arg-type]
+        gap_end = (_day(window.start) - timedelta(days=1)) if window.start else gap_start
+        if _occurs_between(rule, gap_start, gap_end):
+            groups.append([(ident, window)])
+        else:
+            groups[-1].append((ident, window))
+    return groups
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _occurs_between(rule: Recurrence, first: date, last: date) -> bool:
+    if last < first:
+        return False
+    if not rule.weekdays:
+        return True  # a monthly or yearly rule: keep each window's own
+    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    days = {names.index(d) for d in rule.weekdays}
+    span = (last - first).days + 1
+    return any((first + timedelta(days=n)).weekday() in days for n in range(min(span, 7)))
+
+
 def propose(original: str, norm: Normalized, readings: list[Reading],
             stories: list[StorySpan], story_ids: list[str],
             published: Published | None) -> list[Candidate]:
@@ -341,65 +385,93 @@ def propose(original: str, norm: Normalized, readings: list[Reading],
         mention = reading.mention
         index = _story_of(stories, mention.start)
         story = stories[index]
-        # the windows a recurring item's hours belong to: those of its own paragraph
-        paragraph = norm.text.rfind("\n", 0, mention.start)
-        recent: list[tuple[str, Window]] = []
-        for pos, ident, window in reversed(windows.get(index, [])):
-            if pos < paragraph:
-                break
-            recent.insert(0, (ident, window))
         rule = reading.recurrence
         ends = spans.get(index)
         if rule is not None and rule.every == "daily" and ends and \
                 0 <= mention.start - ends[-1] < 60:
             continue  # "…至…每日上午9:00-11:30": the range's own hours, not an item
-        fields = _fields(reading, published, recent if reading.kind == "recurring" else [])
-        if fields is None:
-            continue
+        groups: list[list[tuple[str, Window]]] = [[]]
+        if rule is not None:
+            # the windows a recurring item's hours belong to: those of its own paragraph
+            paragraph = norm.text.rfind("\n", 0, mention.start)
+            recent: list[tuple[str, Window]] = []
+            for pos, ident, window in reversed(windows.get(index, [])[-20:]):
+                if pos < paragraph:
+                    break
+                recent.append((ident, window))
+            groups = _window_groups(rule, recent[::-1])
         if index not in story_tags:
             story_tags[index] = _story_tags(norm.text[story.start:story.end])
-        key_date = fields.get("due") or fields.get("end") or fields.get("date") or \
-            fields.get("start") or "open"
-        base = f"{story_ids[index]}-{reading.kind}-{str(key_date)[:10].replace('-', '')}"
-        ident = base
-        while ident in used:
-            counts[base] = counts.get(base, 1) + 1
-            ident = f"{base}-{counts[base]}"
-        used.add(ident)
-        head, tail = _sentence(norm, mention.start, mention.end)
-        sentence = _original(original, norm, head, tail)
-        title = _title(original, norm, reading, _story_title(original, norm, story))
-        data: dict[str, Any] = {"id": ident, "story": story_ids[index], "kind": reading.kind,
-                                "title": title, **fields}
-        # What the sentence says after the date: for a window, often who may apply
-        # (the eligibility range belongs here, not in the dates).
-        rest = _original(original, norm, mention.end, tail).lstrip("，,：:；; ")
-        if _cjk(rest) >= 10 and rest.rstrip("。") not in title:
-            data["description"] = rest
-        data.update({
-            "precision": reading.precision.value,
-            "note": "；".join(reading.notes) if reading.notes else "原文给出确切日期。",
-            "source": sentence or title,
-            "tags": _tags(norm.text[head:tail], story_tags[index]),
-        })
-        reminders = _reminders(reading, reading.recurrence)
-        if reminders is not None:
-            data["reminders"] = reminders
-        if reading.kind == "window" and reading.first is not None and not reading.past:
-            data["start_reminders"] = ["1d"]
-        try:
-            event = _EVENT.validate_python(data)
-        except ValidationError:
-            continue  # a reading the schema cannot hold is not worth proposing
-        if isinstance(event, Recurring) and not _rule_holds(event, windows.get(index, [])):
-            continue  # no occurrence in its bounds: `timeline check` would refuse it
-        a, b = norm.original_span(mention.start, mention.end)
-        out.append(Candidate(event, Evidence(original[a:b], a, b), reading.confidence, index))
-        if isinstance(event, Window):
-            windows.setdefault(index, []).append((mention.start, ident, event))
-        if reading.mention.form == "range":
+        for group in groups:
+            candidate = _candidate(original, norm, reading, group, stories, story_ids,
+                                   published, story_tags[index], used, counts,
+                                   windows.get(index, []))
+            if candidate is None:
+                continue
+            out.append(candidate)
+            if isinstance(candidate.event, Window):
+                windows.setdefault(index, []).append((mention.start, candidate.event.id,
+                                                      candidate.event))
+        if mention.form == "range":
             spans.setdefault(index, []).append(mention.end)
     return out
+
+
+def _candidate(original: str, norm: Normalized, reading: Reading,
+               group: list[tuple[str, Window]], stories: list[StorySpan], story_ids: list[str],
+               published: Published | None, story_tags: list[str], used: set[str],
+               counts: dict[str, int], known: list[tuple[int, str, Window]]
+               ) -> Candidate | None:
+    mention = reading.mention
+    index = _story_of(stories, mention.start)
+    story = stories[index]
+    fields = _fields(reading, published, group)
+    if fields is None:
+        return None
+    key_date = fields.get("due") or fields.get("end") or fields.get("date") or \
+        fields.get("start") or (group[0][1].end.isoformat() if group else "open")
+    base = f"{story_ids[index]}-{reading.kind}-{str(key_date)[:10].replace('-', '')}"
+    ident = base
+    while ident in used:
+        counts[base] = counts.get(base, 1) + 1
+        ident = f"{base}-{counts[base]}"
+    head, tail = _sentence(norm, mention.start, mention.end)
+    sentence = _original(original, norm, head, tail)
+    title = _title(original, norm, reading, _story_title(original, norm, story))
+    data: dict[str, Any] = {"id": ident, "story": story_ids[index], "kind": reading.kind,
+                            "title": title, **fields}
+    # What the sentence says after the date: for a window, often who may apply
+    # (the eligibility range belongs here, not in the dates).
+    rest = _original(original, norm, mention.end, tail).lstrip("，,：:；; ")
+    if _cjk(rest) >= 10 and rest.rstrip("。") not in title:
+        data["description"] = rest
+    notes = list(reading.notes)
+    rule = reading.recurrence
+    if rule is not None and len(rule.times) > 1:
+        spans = "、".join(f"{h}:{m:02d}-{h2}:{m2:02d}" for h, m, h2, m2 in rule.times)
+        notes.append(f"原文分时段（{spans}）；日历中按首尾连成一段")
+    if rule is not None and rule.until_month:
+        notes.append(f"原文“每年{rule.month}月至{rule.until_month}月”；以{rule.month}月1日为每年的锚点")
+    data.update({
+        "precision": reading.precision.value,
+        "note": "；".join(notes) if notes else "原文给出确切日期。",
+        "source": sentence or title,
+        "tags": _tags(norm.text[head:tail], story_tags),
+    })
+    reminders = _reminders(reading, rule)
+    if reminders is not None:
+        data["reminders"] = reminders
+    if reading.kind == "window" and reading.first is not None and not reading.past:
+        data["start_reminders"] = ["1d"]
+    try:
+        event = _EVENT.validate_python(data)
+    except ValidationError:
+        return None  # a reading the schema cannot hold is not worth proposing
+    if isinstance(event, Recurring) and not _rule_holds(event, known):
+        return None  # no occurrence in its bounds: `timeline check` would refuse it
+    used.add(ident)
+    a, b = norm.original_span(mention.start, mention.end)
+    return Candidate(event, Evidence(original[a:b], a, b), reading.confidence, index)
 
 
 def default_story_ids(count: int, story: str | None, name: str, text: str) -> list[str]:

@@ -27,8 +27,8 @@ from timeline.extract import patterns as P
 __all__ = ["Mention", "Point", "Recurrence", "recognize"]
 
 Form = Literal["point", "range", "open-range", "recently", "years-ago", "recurrence",
-               "effect-on-publication", "skip"]
-Marker = Literal["", "deadline", "start", "effect", "since", "by"]
+               "effect-on-publication", "after-publication", "skip"]
+Marker = Literal["", "deadline", "start", "effect", "since", "by", "approx"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,12 @@ class Point:
     fiscal: bool = False  # "2025年度"
     relative_year: int | None = None  # 今年 0, 明年 1: years after the publication's
     relative_month: int | None = None  # 本月 0, 下月 1
+    relative_week: int | None = None  # 本周 0, 下周 1 (with `weekday`)
+    weekday: int | None = None  # 0 = Monday
+    festival: str | None = None  # the `holidays` package's name of the day (春节)
+    season: int | None = None  # the first month of 春季, 夏季, …
     year_inferred: bool = False  # the year came from the range's other end
+    invalid: bool = False  # "1月32日": a day no month has
 
     @property
     def timed(self) -> bool:
@@ -57,8 +62,10 @@ class Point:
 class Recurrence:
     weekdays: tuple[str, ...] = ()
     every: str | None = None  # yearly, monthly, "3 months", "3 years", daily
-    monthday: int | None = None
+    monthday: int | None = None  # -1: the last day (每月底, 每季度末)
+    monthdays: tuple[int, ...] = ()  # 每月1日、15日
     month: int | None = None  # 每年12月
+    until_month: int | None = None  # 每年3月至5月
     day: int | None = None  # 每年12月1日
     except_holidays: bool = False
     times: tuple[tuple[int, int, int, int], ...] = ()  # (h, m, h2, m2)
@@ -79,6 +86,8 @@ class Mention:
     recurrence: Recurrence | None = None
     years_ago: int | None = None
     more: bool = False  # "两年多": more than that
+    days: int | None = None  # "发布之日起30日内"
+    working: bool = False  # … 个工作日
     skip_reason: str | None = None
     notes: tuple[str, ...] = field(default=())
 
@@ -91,10 +100,13 @@ def number(text: str) -> int:
     """A number written in Arabic or Chinese numerals (二〇二五, 三十一, 廿, 两)."""
     if text.isdigit():
         return int(text)
+    if text in ("元", "正"):  # 元月, 正月
+        return 1
     return int(cn2an.cn2an(text, "smart"))
 
 
 _QUARTER_MONTH = {"q1": 1, "q2": 4, "q3": 7, "q4": 10}
+_DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _year_part(word: str | None) -> str | None:
@@ -164,6 +176,9 @@ def find_points(text: str, taken_spans: Iterable[tuple[int, int]]) -> list[Point
         point = _point(match)
         if point is None or (point.year is None and point.month is None):
             continue
+        if point.month is not None and point.day is None and point.part is None and (
+                bad := P.INVALID_DAY.match(text, point.end)):
+            point = replace(point, end=bad.end(), invalid=True)
         points.append(point)
     for match in P.BARE_YEAR.finditer(text):
         if not _inside(match.start(), match.end(), taken):
@@ -189,11 +204,29 @@ def find_points(text: str, taken_spans: Iterable[tuple[int, int]]) -> list[Point
         points.append(Point(match.start(), match.start() + len(word.removesuffix("前")),
                             part=_year_part(word), relative_year=0))
     for match in P.RELATIVE_MONTH.finditer(text):
-        if _inside(match.start(), match.end(), taken) or not match.group("mpart"):
+        if _inside(match.start(), match.end(), taken) or not (match.group("mpart")
+                                                              or match.group("d")):
             continue
-        part = P.MONTH_PARTS[match.group("mpart")]
-        points.append(Point(match.start(), match.end(), part=part, relative_year=0,
+        part = P.MONTH_PARTS[match.group("mpart")] if match.group("mpart") else None
+        day = number(match.group("d")) if match.group("d") else None
+        points.append(Point(match.start(), match.end(), day=day, part=part, relative_year=0,
                             relative_month=1 if match.group("rel") in ("下月", "次月") else 0))
+    for match in P.RELATIVE_WEEK.finditer(text):
+        if not _inside(match.start(), match.end(), taken):
+            points.append(Point(match.start(), match.end(), relative_year=0,
+                                relative_week=1 if match.group("rel") == "下周" else 0,
+                                weekday=_DAY_NAMES.index(P.WEEKDAY_NAMES[match.group("wd")])))
+    for match in P.FESTIVAL.finditer(text):
+        if _inside(match.start(), match.end(), taken):
+            continue
+        year = int(match.group("y")) if match.group("y") else None
+        relative = {"明年": 1, "今年": 0}.get(match.group("rel") or "")
+        points.append(Point(match.start(), match.end(), year, relative_year=relative,
+                            festival=P.FESTIVALS[match.group("name")]))
+    for match in P.SEASON.finditer(text):
+        if not _inside(match.start(), match.end(), taken):
+            points.append(Point(match.start(), match.end(), int(match.group("y")),
+                                season=P.SEASONS[match.group("name")]))
     points.sort(key=lambda p: (p.start, -p.end))
     unique: list[Point] = []
     for point in points:
@@ -275,12 +308,18 @@ Clock = tuple[int, int, int, int]  # from h:m to h:m
 
 def _recurrence_tail(text: str, end: int) -> tuple[int, bool, bool, tuple[Clock, ...]]:
     """After a recurrence: how far its own words go (全天, times, 节假日除外)."""
-    tail = text[end:end + 40]
+    tail = text[end:end + 60]
     clause = re.split(r"[。;\n]", tail, maxsplit=1)[0]
-    holidays = P.HOLIDAYS_EXCEPT.search(clause[:30])
+    holidays = P.HOLIDAYS_EXCEPT.search(clause[:50])
     all_day = P.ALL_DAY.match(clause) is not None
-    times = _clock_ranges(clause[:30])
+    times = _clock_ranges(clause[:50])
     stop = end
+    cursor = 0  # the hours that follow at once are the recurrence's own words too
+    for found in P.TIME_RANGE.finditer(clause[:50]):
+        if found.start() > cursor + 3:
+            break
+        cursor = found.end()
+    stop = end + cursor
     if holidays:
         stop = max(stop, end + holidays.end())
     if all_day:
@@ -304,13 +343,22 @@ def _recurrences(text: str) -> list[Mention]:
         days = _weekdays(match.group("days"))
         if days:
             add(match, Recurrence(weekdays=days, every="weekly"))
+    for match in P.OFFICE_DAYS.finditer(text):
+        days = _weekdays(match.group("days"))
+        if days:
+            add(match, Recurrence(weekdays=days, every="weekly"))
+    for match in P.EVERY_N_WEEKS.finditer(text):
+        add(match, Recurrence(every=f"{number(match.group('n'))} weeks"))
     for match in P.WORKDAYS.finditer(text):
         add(match, Recurrence(weekdays=("mon", "tue", "wed", "thu", "fri"), every="weekly",
                               except_holidays=True))
     for match in P.MONTHLY_DAY.finditer(text):
-        day = number(match.group("day"))
-        if 1 <= day <= 31:
-            add(match, Recurrence(every="monthly", monthday=day,
+        days = [number(match.group("day"))] + [
+            number(d) for d in re.findall(r"(\d{1,2}|[〇零一二三四五六七八九十两廿卅]{1,3})[日号]",
+                                          match.group("more"))]
+        if all(1 <= d <= 31 for d in days):
+            add(match, Recurrence(every="monthly", monthday=days[0],
+                                  monthdays=tuple(dict.fromkeys(days)),
                                   deadline=bool(match.group("before"))))
     for match in P.MONTHLY.finditer(text):
         add(match, Recurrence(every="monthly", monthday=-1 if match.group("part") in ("底", "末")
@@ -323,7 +371,9 @@ def _recurrences(text: str) -> list[Mention]:
     for match in P.YEARLY.finditer(text):
         add(match, Recurrence(every="yearly",
                               month=number(match.group("m")) if match.group("m") else None,
-                              day=number(match.group("d")) if match.group("d") else None))
+                              day=number(match.group("d")) if match.group("d") else None,
+                              until_month=number(match.group("m2")) if match.group("m2")
+                              else None))
     for match in P.EVERY_N_YEARS.finditer(text):
         count = number(match.group("n") or match.group("n2"))
         add(match, Recurrence(every=f"{count} years" if count > 1 else "yearly"))
@@ -357,6 +407,12 @@ def find_patterns(text: str) -> list[Mention]:
                             (P.DURATION, "duration")):
         found.extend(Mention("skip", m.start(), m.end(), skip_reason=reason)
                      for m in pattern.finditer(text))
+    found.extend(Mention("skip", m.start(), m.end(), skip_reason="relative-unknown")
+                 for m in P.SAME_DAY.finditer(text))
+    for match in P.AFTER_PUBLICATION.finditer(text):
+        found.append(Mention("after-publication", match.start(), match.end(),
+                             label=match.group(), days=number(match.group("n")),
+                             working=match.group("work") == "个工作日"))
     found.extend(Mention("effect-on-publication", m.start(), m.end(), label=m.group())
                  for m in re.finditer(r"自(?:印发|发布|公布|下发)之日起(?:施行|实施|执行|生效)",
                                       text))
@@ -454,9 +510,31 @@ def compose(text: str, points: list[Point]) -> list[Mention]:
                                     label=label))
             index += 1
             continue
+        # "2026年1月8日、9日": more days of the same month; the next day makes a span of
+        # two, others are days of their own
+        more = _NEXT_DAY.match(text, end) if point.day is not None else None
+        if more and number(more.group("d")) == (point.day or 0) + 1 and \
+                not _NEXT_DAY.match(text, more.end()):
+            last = replace(point, start=more.start("d"), end=more.end(),
+                           day=number(more.group("d")), hour=None, minute=0)
+            mentions.append(Mention("range", start, last.end, first=point, last=last))
+            index += 1
+            continue
         mentions.append(_marked(text, point))
+        at = mentions[-1].end
+        while point.day is not None and (more := _NEXT_DAY.match(text, at)):
+            day = number(more.group("d"))
+            if not 1 <= day <= 31:
+                break
+            extra = replace(point, start=more.start("d"), end=more.end(), day=day,
+                            hour=None, minute=0)
+            mentions.append(_marked(text, extra))
+            at = mentions[-1].end
         index += 1
     return mentions
+
+
+_NEXT_DAY = re.compile(rf"、{P.DAY_ONLY.pattern}")
 
 
 def _marked(text: str, point: Point) -> Mention:
@@ -467,6 +545,12 @@ def _marked(text: str, point: Point) -> Mention:
         # 年内, 2025年内: within the year, a deadline at its end
         by = P.BY_BEFORE.search(before)
         return Mention("point", start - (1 if by else 0), end, first=point, marker="deadline")
+    approx = P.APPROX_AFTER.match(after)
+    if approx:  # 3月31日前后, 左右: about then
+        return Mention("point", start, end + approx.end(), first=point, marker="approx")
+    until = P.UNTIL_BEFORE.search(before)
+    if until:  # 有效期至2026年12月31日
+        return Mention("point", start - 1, end, first=point, marker="deadline")
     if point.part in ("year-end", "month-end") and after.startswith("前"):
         after_match: re.Match[str] | None = re.match("前", after)
     else:

@@ -15,7 +15,8 @@ from timeline.extract.anchor import Published
 from timeline.extract.recognize import Point, find_points
 from timeline.model import Precision
 
-__all__ = ["Paragraph", "StorySpan", "find_published", "paragraphs", "split_stories"]
+__all__ = ["NoticeDate", "Paragraph", "StorySpan", "find_published", "paragraphs",
+           "split_stories"]
 
 _ISSUER = re.compile(r"(?:局|厅|委|委员会|办公室|办|政府|中心|公司|院|所|站|会|部|处|署|协会|学校|"
                      r"医院|集团|小组|指挥部)\)?$")
@@ -35,6 +36,7 @@ class StorySpan:
     title: str
     headline: bool  # the title is the story's own headline, not made from its first lines
     byline: str | None = None
+    title_span: tuple[int, int] | None = None  # where the headline is, when it is one
 
 
 def paragraphs(text: str) -> list[Paragraph]:
@@ -130,14 +132,16 @@ def split_stories(text: str) -> list[StorySpan]:
         # the first headline of the block, before its lead; not a page label ("A3城事")
         heads = [p for p in block[:3] if p is not lead and len(p.text) > 6]
         before_lead = block.index(lead) if lead is not None else 3
+        title_span = None
         if heads and _headline(heads[0].text) and block.index(heads[0]) < before_lead:
             title, headline = heads[0].text, True
+            title_span = (heads[0].start, heads[0].end)
         else:
             title, headline = _lead_title((lead or block[0]).text), False
         end = paras[last].end if number + 1 == len(starts) else paras[last + 1].start
         stories.append(StorySpan(block[0].start if number else 0,
                                  end if number + 1 < len(starts) else len(text),
-                                 title.strip(), headline, byline))
+                                 title.strip(), headline, byline, title_span))
     return stories
 
 
@@ -146,11 +150,18 @@ def _date_of(text: str) -> Point | None:
     return points[0] if len(points) == 1 else None
 
 
-def find_published(text: str) -> tuple[Published, tuple[int, int]] | None:
-    """The notice's own date: a signature line at the end (the issuing body, then the date)
-    or a header ("发布时间：2025-02-20", a masthead date); with its span, so that it is not
-    taken for an event."""
-    paras = paragraphs(text)
+@dataclass(frozen=True)
+class NoticeDate:
+    """What a notice says of its own date: the date (signature first, then a header), every
+    place it is written (none of them an event), and the signature's, which names the
+    issuer before it."""
+
+    published: Published | None
+    spans: tuple[tuple[int, int], ...]
+    signature: tuple[int, int] | None
+
+
+def _signature(paras: list[Paragraph]) -> tuple[Point, Paragraph] | None:
     for para in reversed(paras[-4:]):
         stripped = para.text.strip()
         point = _date_of(stripped)
@@ -162,19 +173,32 @@ def find_published(text: str) -> tuple[Published, tuple[int, int]] | None:
         body = _ISSUER.search(stripped[:point.start].strip()) is not None
         if point.end >= len(stripped) - 3 and (not rest or (len(rest) <= 30 and (
                 body or not re.search(r"[,。;:!?]", rest)))):
-            return _published(point, "signature"), (para.start + point.start,
-                                                    para.start + point.end)
-    for para in paras[:8]:
-        label = P.PUBLISHED_LABEL.search(para.text)
-        if label:
-            point = _date_of(para.text[label.end():label.end() + 40])
-            if point is not None:
-                offset = para.start + label.end()
-                return _published(point, "header"), (offset + point.start, offset + point.end)
-        if _is_date_line(para.text.strip()) and (point := _date_of(para.text)) is not None:
-            return _published(point, "header"), (para.start + point.start,
-                                                 para.start + point.end)
+            return point, para
     return None
+
+
+def find_published(text: str) -> NoticeDate:
+    """The notice's own date: a signature line at the end (the issuing body, then the date)
+    or a header ("发布时间：2025-02-20", a masthead date); with where it is written, so that
+    it is not taken for an event."""
+    paras = paragraphs(text)
+    headers: list[tuple[Point, int]] = []  # (point, offset of the text it was found in)
+    for para in paras[:8]:
+        for label in P.PUBLISHED_LABEL.finditer(para.text):
+            point = _date_of(para.text[label.end():label.end() + 24])
+            if point is not None and point.start == 0:
+                headers.append((point, para.start + label.end()))
+        if _is_date_line(para.text.strip()) and (point := _date_of(para.text)) is not None:
+            headers.append((point, para.start))
+    spans = [(offset + p.start, offset + p.end) for p, offset in headers]
+    signed = _signature(paras)
+    if signed is not None:
+        point, para = signed
+        span = (para.start + point.start, para.start + point.end)
+        return NoticeDate(_published(point, "signature"), (*spans, span), span)
+    if headers:
+        return NoticeDate(_published(headers[0][0], "header"), tuple(spans), None)
+    return NoticeDate(None, (), None)
 
 
 def _published(point: Point, origin: str) -> Published:
