@@ -112,8 +112,10 @@ FORMS = [
     ("各区于每月5日前报送进展。", "recurring",
      {"rrule": "FREQ=MONTHLY;BYMONTHDAY=5", "start": "2025-02-20"}, "day"),
     ("每季度末,对各区进度进行通报。", "recurring",
-     {"rrule": "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1", "start": "2025-02-20"}, "quarter"),
-    ("每年12月,组织年度考核。", "recurring", {"every": "yearly", "start": "2025-12-01"}, "month"),
+     {"rrule": "FREQ=MONTHLY;BYMONTH=3,6,9,12;BYMONTHDAY=-1", "start": "2025-02-20"},
+     "quarter"),
+    ("每年12月,组织年度考核。", "recurring", {"rrule": "FREQ=YEARLY;BYMONTH=12",
+                                      "start": "2025-12-01"}, "month"),
     ("每年互派20名以上教师交流。", "recurring", {"every": "yearly", "start": "2025-02-20"},
      "approximate"),
     ("设定3年联盟办园合作时限。", "recurring", {"every": "3 years", "start": "2028-02-20"},
@@ -159,9 +161,15 @@ def test_office_hours_lie_within_the_windows_before_them() -> None:
     text = ("受理期限为:自工作方案发布之日起至2025年5月31日,受理某类车辆;2025年6月4日至"
             "2025年7月30日,受理另一类车辆。车主可于每周二、周五全天(节假日除外)前往办理。")
     events = [c.event for c in run(text).candidates]
+    # 3 June 2025 is a Tuesday between the windows: one item per window, not one through it
+    assert [e.kind for e in events] == ["window", "window", "recurring", "recurring"]
+    assert [e.within for e in events[2:]] == [events[0].id, events[1].id]
+    in_2024 = Published(date(2024, 4, 10), Precision.DAY, "--published")
+    seed_like = text.replace("2025", "2024")
+    events = [c.event for c in run(seed_like, in_2024).candidates]
+    # in 2024 no Tuesday or Friday falls between 31 May and 4 June: one item spans both
     assert [e.kind for e in events] == ["window", "window", "recurring"]
-    hours = events[2]
-    assert (str(hours.start), str(hours.end)) == ("2025-02-20", "2025-07-30")
+    assert (str(events[2].start), str(events[2].end)) == ("2024-04-10", "2024-07-30")
     one = run("申报时间为2025年3月1日至3月31日。咨询时间为每周二、周五(节假日除外)。").candidates
     assert one[1].event.within == one[0].event.id
 

@@ -201,10 +201,11 @@ def test_a_new_user_from_a_notice_page_to_the_feed(events: Path) -> None:
                     "2025-04-30", "--story", "digital-fund")
     assert "申报时间" in listed.output and "2025-04-03 17:30" in listed.output
     feed = invoke("ics", "--events", str(events), "--story", "digital-fund")
-    assert feed.output.count("BEGIN:VEVENT") == 5
+    # the window, two deadlines, the briefing; the header's 发布时间 is the notice's own date
+    assert feed.output.count("BEGIN:VEVENT") == 4
     assert "UID:digital-fund-window-20250331@policy-timeline" in feed.output
     app = create_app(TimelineSource(load_timeline(events)))
     html = get(app, "/").text
     assert "网上申报系统将关闭" in html
     story_feed = get(app, "/feeds/story/digital-fund.ics")
-    assert story_feed.status_code == 200 and story_feed.text.count("BEGIN:VEVENT") == 5
+    assert story_feed.status_code == 200 and story_feed.text.count("BEGIN:VEVENT") == 4
