@@ -138,8 +138,8 @@ def _dates_agree(item: dict[str, Any], event: Any, published: date | None,
         rule = (event.every or event.rrule or "").lower()
         if "monthday" in item:
             return f"bymonthday={item['monthday']}" in rule
-        words = {"monthly": ("monthly", "1 month"), "quarterly": ("3 months", "interval=3", "bymonth=3,6,9,12",
-                                                     "bymonth=1,4,7,10"),
+        quarterly = ("3 months", "interval=3", "bymonth=3,6,9,12", "bymonth=1,4,7,10")
+        words = {"monthly": ("monthly", "1 month"), "quarterly": quarterly,
                  "weekly": ("weekly",), "yearly": ("yearly", "1 year"),
                  "daily": ("daily",)}.get(every, (every,))
         return any(w in rule for w in words)

@@ -5,6 +5,7 @@ never written; and the whole workflow a new user follows, from a notice page to 
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def events(tmp_path: Path) -> Path:
 
 
 def _only_inserted(old: str, new: str) -> list[str]:
-    """The lines `new` adds to `old`; fails if it changes or drops any."""
+    """The lines `new` adds to `old`; fails if it changes or drops any (a last line of
+    `old` without its line break may get one)."""
+    old = old if not old or old.endswith("\n") else old + "\n"
     matcher = difflib.SequenceMatcher(a=old.splitlines(True), b=new.splitlines(True),
                                       autojunk=False)
     added = []
@@ -118,16 +121,77 @@ def test_a_file_that_fails_check_now_is_not_merged_into(events: Path) -> None:
     assert events.read_bytes() == before
 
 
-def test_a_style_the_writer_cannot_keep_is_refused(tmp_path: Path) -> None:
-    odd = tmp_path / "events.yaml"
-    odd.write_text("stories:\n  - id: park\n    title: 园区\n    source: {newspaper: 报}\n"
-                   "    published: 2024-04-10\nevents:\n- id: one\n  story: park\n"
-                   "  kind: deadline\n  title: 一\n  due: 2030-01-01\n  source: 原文\n",
-                   encoding="utf-8")
-    before = odd.read_bytes()
-    result = invoke("extract", str(NOTICE), "--merge", str(odd), "--story", "park")
-    assert result.exit_code == 1 and "would reformat the file" in result.stderr
-    assert odd.read_bytes() == before
+STYLES = {
+    "unindented lists": "stories:\n- id: park\n  title: 园区\n  source: {newspaper: 报}\n"
+                        "  published: 2024-04-10\nevents:\n- id: one\n  story: park\n"
+                        "  kind: deadline\n  title: 一\n  due: 2030-01-01\n  source: 原文\n",
+    "document start, aligned values, folded text, no final newline":
+        "---\nstories:\n    -   id:        park\n        title:     园区\n"
+        "        source:    {newspaper: 报}\n        published: 2024-04-10\n"
+        "        summary: >-\n            一段\n            折叠的摘要\nevents:\n"
+        "    -   id:    one\n        story: park\n        kind:  deadline\n"
+        "        title: 一\n        due:   2030-01-01\n        source: 原文",
+    "empty lists": "timezone: Asia/Shanghai\nstories: []  # none yet\nevents: []\n",
+    "an empty file": "",
+}
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_any_hand_written_style_is_kept_byte_for_byte(tmp_path: Path, style: str) -> None:
+    path = tmp_path / "events.yaml"
+    for ending, bom in (("\n", ""), ("\r\n", "\ufeff")):
+        before = bom + STYLES[style].replace("\n", ending)
+        path.write_bytes(before.encode())
+        result = invoke("extract", str(NOTICE), "--merge", str(path))
+        assert result.exit_code == 0, result.output
+        after = path.read_bytes().decode()
+        assert after.startswith(bom)
+        if ending == "\r\n" and STYLES[style]:  # (an empty file has no line ends to keep)
+            assert "\n" not in after.replace("\r\n", "")  # every line still ends in CRLF
+        # an empty flow list becomes a block list; no other line changes
+        baseline = re.sub(r"^(\w+): \[\]", r"\1:", before.removeprefix(bom), flags=re.M)
+        _only_inserted(baseline.replace("\r\n", "\n"),
+                       after.removeprefix(bom).replace("\r\n", "\n"))
+        assert len(load_timeline(path).timeline.events) >= 6
+
+
+def test_a_flow_list_with_items_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "events.yaml"
+    path.write_text("stories: [{id: park, title: 园区, source: {newspaper: 报}, "
+                    "published: 2024-04-10}]\nevents: []\n", encoding="utf-8")
+    before = path.read_bytes()
+    result = invoke("extract", str(NOTICE), "--merge", str(path), "--story", "park")
+    assert result.exit_code == 0, result.output  # the story is there: only events are added
+    path.write_bytes(before)
+    other = invoke("extract", str(NOTICE), "--merge", str(path))  # a new story to add
+    assert other.exit_code == 1 and "`stories` is not a block list" in other.stderr
+    assert path.read_bytes() == before
+
+
+def test_owner_mode_and_symlinks_are_kept(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    real = tmp_path / "real.yaml"
+    shutil.copy(ROOT / "events.yaml", real)
+    real.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(real, 65534, 65534)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    assert invoke("extract", str(NOTICE), "--merge", str(link)).exit_code == 0
+    assert link.is_symlink() and "subsidy-call" in real.read_text(encoding="utf-8")
+    info = real.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert (info.st_uid, info.st_gid) == (65534, 65534)
+    fresh = tmp_path / "new.yaml"
+    old_umask = os.umask(0o022)
+    try:
+        assert invoke("extract", str(NOTICE), "--merge", str(fresh)).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
 
 
 def test_only_and_min_confidence_choose(events: Path) -> None:

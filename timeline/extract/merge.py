@@ -1,16 +1,17 @@
 """Merging accepted candidates into an events file (or a part of an events folder).
 
-All or nothing: the new text is made with ruamel.yaml's round trip (comments, order and
-formatting kept), checked to change nothing but the added block, validated as a whole
-timeline exactly as `timeline check` validates it, and only then written, to a temporary
-file renamed into place. A duplicate (the same id, or the same story, dates and title as an
-event already there) is reported and left out, never added twice.
+All or nothing: the new items are inserted as text where their lists end (`insert.py`:
+every other byte kept, comments, order, style, line ends), the result is checked to
+change nothing but the added lines, validated as a whole timeline exactly as `timeline
+check` validates it, and only then written to a temporary file renamed into place (the
+file's owner and mode kept; a symlink's target written). A duplicate (the same id, or the
+same story, dates and title as an event already there) is reported and left out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -18,12 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML, YAMLError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.util import load_yaml_guess_indent
-
 from timeline.errors import TimelineError, ValidationFailed
-from timeline.extract.output import commented_event, commented_story, evidence_comment, yaml_writer
+from timeline.extract.insert import Block, InsertError, insert_items
+from timeline.extract.output import commented_event, commented_story, evidence_comment
 from timeline.extract.propose import Candidate
 from timeline.loader import LoadedTimeline, load_parts, load_timeline, part_files
 from timeline.model import Story
@@ -98,82 +96,38 @@ def _target(path: Path, stories: list[Story], loaded: LoadedTimeline | None) -> 
     return target, True
 
 
-def _writer_for(text: str) -> tuple[YAML, Any]:
-    """A round-trip writer that reproduces `text` exactly, and the loaded document: the
-    file's own indentation, found by trying the styles people write (the guessed one
-    first). Raises MergeError when none reproduces it."""
-    try:
-        _, indent, offset = load_yaml_guess_indent(text)
-    except YAMLError as exc:
-        raise MergeError(f"cannot read the file to merge into: {exc}") from None
-    styles = [(2, indent or 4, offset if offset is not None else 2), (2, 4, 2), (2, 2, 0),
-              (4, 4, 2), (4, 4, 0), (4, 6, 4)]
-    for mapping, sequence, dash in dict.fromkeys(styles):
-        writer = yaml_writer()
-        writer.indent(mapping=mapping, sequence=sequence, offset=dash)
-        data = writer.load(text)
-        buffer = io.StringIO()
-        writer.dump(data, buffer)
-        if buffer.getvalue() == text:
-            return writer, writer.load(text)
-    raise MergeError("merging would reformat the file (an indentation or style the YAML "
-                     "writer cannot reproduce); add the candidates by hand, or write them "
-                     "to a new part with --out")
-
-
-def _round_trip(text: str, stories: list[Story], candidates: list[Candidate],
-                file_label: str) -> str:
-    """The file's text with the stories and events appended, nothing else changed."""
-    if text.strip():
-        writer, data = _writer_for(text)
-    else:
-        writer, data = yaml_writer(), CommentedMap()
-    if not isinstance(data, CommentedMap):
-        raise MergeError("the file to merge into is not a mapping with `stories` and `events`")
-    for key, items in (("stories", [commented_story(s) for s in stories]),
-                       ("events", [commented_event(c, file_label) for c in candidates])):
-        if not items:
-            continue
-        seq = data.get(key)
-        if seq is None:
-            seq = data[key] = CommentedSeq()
-        if not isinstance(seq, CommentedSeq) or seq.fa.flow_style():
-            raise MergeError(f"`{key}` is not a block list; write it as one to merge into it")
-        for number, item in enumerate(items):
-            seq.append(item)
-            if key == "events":
-                seq.yaml_set_comment_before_after_key(
-                    len(seq) - 1, before=evidence_comment(candidates[number], file_label),
-                    indent=_item_indent(text))
-    buffer = io.StringIO()
-    writer.dump(data, buffer)
-    return buffer.getvalue()
-
-
-def _item_indent(text: str) -> int:
-    for line in text.splitlines():
-        stripped = line.lstrip(" ")
-        if stripped.startswith("- id:"):
-            return len(line) - len(stripped)
-    return 2
-
-
 def _only_added(old: str, new: str) -> bool:
     """Whether `new` is `old` with lines added and nothing changed or removed."""
-    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    matcher = difflib.SequenceMatcher(a=old.splitlines(True), b=new.splitlines(True),
+                                      autojunk=False)
     return all(tag in ("equal", "insert") for tag, *_ in matcher.get_opcodes())
 
 
-def _write(target: Path, text: str) -> None:
-    """Replace `target` at once: a daemon reloading it sees the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def write_atomically(target: Path, text: str) -> None:
+    """Replace `target` at once: a daemon reloading it sees the old file or the new one.
+    The file keeps its owner, group and mode (the service reads it as its own user); a new
+    one gets the usual mode (0666 less the umask); a symlink's target is what is written."""
+    target = Path(os.path.realpath(target))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                   dir=target.parent)
+    except OSError as exc:
+        raise MergeError(f"{target.parent}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
         if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
+            stat = target.stat()
+            os.chmod(tmp, stat.st_mode & 0o7777)
+            # not ours to give away (not root): the file keeps our owner, and its mode
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, stat.st_uid, stat.st_gid)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -186,7 +140,9 @@ def merge(path: Path, stories: list[Story], candidates: list[Candidate],
     file or folder at `path`. Raises ValidationFailed or MergeError, writing nothing."""
     path = Path(path)
     loaded: LoadedTimeline | None = None
-    if path.exists():
+    blank = path.is_file() and not path.read_bytes().strip(b" \t\r\n\xef\xbb\xbf")
+    empty_folder = path.is_dir() and not part_files(path)
+    if path.exists() and not blank and not empty_folder:  # else: a timeline to begin
         try:
             loaded = load_timeline(path)
         except ValidationFailed as exc:
@@ -201,19 +157,27 @@ def merge(path: Path, stories: list[Story], candidates: list[Candidate],
     if not chosen:
         return report
     new_stories = [s for s in new_stories if s.id in {c.event.story for c in chosen}]
-    old = target.read_text(encoding="utf-8") if target.exists() else ""
-    new = _round_trip(old, new_stories, chosen, source_label)
-    if old and not _only_added(old, new):
-        raise MergeError(f"{target}: merging would reformat lines outside the added block "
-                         "(an unusual indentation or style); add the candidates by hand, or "
-                         "write them to a new part with --out")
+    # bytes, decoded: read_text would turn CRLF into LF, and the file would change whole
+    old = target.read_bytes().decode("utf-8") if target.exists() else ""
+    blocks = [Block("stories", [(commented_story(s), None) for s in new_stories]),
+              Block("events", [(commented_event(c, source_label),
+                                evidence_comment(c, source_label)) for c in chosen])]
+    try:
+        new, baseline = insert_items(old, blocks)
+    except InsertError as exc:
+        raise MergeError(f"{target}: {exc}") from None
+    # the baseline: the old text, a last line given its line break and `events: []` made
+    # `events:`; the new text only adds lines to it
+    if old.strip("\ufeff \t\r\n") and not _only_added(baseline, new):
+        raise MergeError(f"{target}: merging would change lines outside the added block; "
+                         "add the candidates by hand, or write them to a new part with --out")
     parts = part_files(path) if path.is_dir() else []
     texts = {str(p): p.read_text(encoding="utf-8") for p in parts}
     texts[str(target)] = new
     label = str(path)
     load_parts(sorted(texts.items()) if path.is_dir() else [(str(target), new)], label,
                single=not path.is_dir())  # raises ValidationFailed, as `check` would
-    _write(target, new)
+    write_atomically(target, new)
     report.added = [c.event.id for c in chosen]
     report.stories = [s.id for s in new_stories]
     return report

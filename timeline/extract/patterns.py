@@ -66,7 +66,8 @@ RELATIVE_YEAR = re.compile(
     rf"|{_MONTH}月(?:份)?(?:{_DAY}[日号]|{_MONTH_PART})?)?")
 BARE_PART = re.compile(r"(?<![年\d度])"
                        r"(?P<ypart>上半年|下半年|第[一二三四]季度|年底前|年底|年末|年内)")
-RELATIVE_MONTH = re.compile(rf"(?P<rel>本月|当月|下月|次月)(?:{_DAY}[日号]|(?P<mpart>底|末|上旬|中旬|下旬))?")
+RELATIVE_MONTH = re.compile(rf"(?P<rel>本月|当月|下月|次月)"
+                            rf"(?:{_DAY}[日号]|(?P<mpart>底|末|上旬|中旬|下旬))?")
 RELATIVE_WEEK = re.compile(r"(?P<rel>本周|下周)(?P<wd>[一二三四五六日天])")
 # festivals by their Chinese names, with the name the `holidays` package gives that day
 FESTIVALS = {"元旦": "New Year's Day", "春节": "Chinese New Year (Spring Festival)",
@@ -123,8 +124,9 @@ WEEKLY = re.compile(
 WORKDAYS = re.compile(r"每个?工作日|工作日(?:每天|每日)|周一至周五每天|"
                       r"(?<![非每个])工作日(?=(?:上午|下午|早上)?\d{1,2}[:时点])")
 # "周一至周五9:00-17:00(节假日除外)": office days without 每, said by their hours
-OFFICE_DAYS = re.compile(r"(?<![每逢])(?:周|星期)(?P<days>[一二三四五六日天](?:至|到|-|—)(?:周|星期)?"
-                         r"[一二三四五六日天])(?=(?:上午|下午|全天)?\d{1,2}[:时点]|全天|\(?(?:法定)?节假日)")
+OFFICE_DAYS = re.compile(r"(?<![每逢])(?:周|星期)(?P<days>[一二三四五六日天](?:至|到|-|—)"
+                         r"(?:周|星期)?[一二三四五六日天])"
+                         r"(?=(?:上午|下午|全天)?\d{1,2}[:时点]|全天|\(?(?:法定)?节假日)")
 EVERY_N_WEEKS = re.compile(r"每(?P<n>两|二|三|四|\d)(?:周|个星期)(?![一二三四五六日天])")
 DAILY = re.compile(r"(?<![工作日人户车辆])每(?:天|日)(?!益|渐|[\d.]+(?:元|万|次|人|辆|件|吨))")
 MONTHLY_DAY = re.compile(rf"每月(?P<day>\d{{1,2}}|{CN_NUM}{{1,3}})[日号]"
@@ -202,8 +204,8 @@ LIST_ITEM = re.compile(r"(?:[一二三四五六七八九十]+、|\(?[一二三�
 LEAD_BYLINE = re.compile(r"^(?:本报讯)?\((?:实习)?(?:记者|通讯员)[^()]{1,30}\)")
 # a label of the notice's own date, at the start of a header line or after a separator
 # ("来源：市局　发布时间：2025-02-20"); never 报名日期, 截止日期, "30日期间"
-PUBLISHED_LABEL = re.compile(r"(?:^|[\s|/])(?:发布(?:时间|日期)|发文日期|成文日期|印发日期|更新时间|"
-                             r"发布于|日期)\s?:?\s?(?=[\d〇零一二三四五六七八九])")
+PUBLISHED_LABEL = re.compile(r"(?:^|[\s|/])(?:发布(?:时间|日期)|发文日期|成文日期|印发日期|"
+                             r"更新时间|发布于|日期)\s?:?\s?(?=[\d〇零一二三四五六七八九])")
 
 # ── tags suggested from the text ────────────────────────────────────────────────────────────
 TAG_WORDS = {
