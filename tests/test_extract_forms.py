@@ -271,3 +271,67 @@ def test_a_text_longer_than_any_notice_is_refused() -> None:
 
     with pytest.raises(UnreadableNotice, match="more than a notice"):
         extract(("请于2025年3月31日前提交。" * 200_000).encode(), "huge.txt")
+
+
+DECEMBER = Published(date(2025, 12, 10), Precision.DAY, "--published")
+LATE_IN_THE_YEAR = [
+    ("1月15日至1月20日报名。", "window", {"start": "2026-01-15", "end": "2026-01-20"}, "day"),
+    ("12月20日至1月10日报名。", "window", {"start": "2025-12-20", "end": "2026-01-10"}, "day"),
+    ("1月15日召开培训会。", "happening", {"date": "2026-01-15"}, "day"),
+    ("12月1日召开了培训会。", "happening", {"date": "2025-12-01"}, "day"),
+    ("公示时间:2025年12月11日至12月17日。", "window",
+     {"start": "2025-12-11", "end": "2025-12-17"}, "day"),
+    ("请于二零二六年元月五日前报送。", "deadline", {"due": "2026-01-05"}, "day"),
+    ("春节前完成。", "deadline", {"due": "2026-02-17"}, "day"),
+    ("本月25日前报送。", "deadline", {"due": "2025-12-25"}, "day"),
+    ("下月10日前报送。", "deadline", {"due": "2026-01-10"}, "day"),
+    ("本周五前报送。", "deadline", {"due": "2025-12-12"}, "day"),
+    ("请自本通知发布之日起30日内报送。", "deadline", {"due": "2026-01-09"}, "day"),
+    ("请自本通知发布之日起5个工作日内报送。", "deadline", {"due": "2025-12-17"}, "day"),
+    ("每月1日、15日发放。", "recurring",
+     {"rrule": "FREQ=MONTHLY;BYMONTHDAY=1,15", "start": "2025-12-10"}, "day"),
+    ("2026年1月8日、9日召开培训会。", "happening",
+     {"date": "2026-01-08", "end": "2026-01-09"}, "day"),
+    ("2026年3月31日前后召开。", "happening", {"date": "2026-03-31"}, "approximate"),
+    ("有效期至2026年12月31日。", "deadline", {"due": "2026-12-31"}, "day"),
+    ("周一至周五9:00-17:00(节假日除外)受理。", "recurring",
+     {"weekdays": ["mon", "tue", "wed", "thu", "fri"], "except": ["cn-holidays"],
+      "start": "2025-12-10T09:00", "duration": "8h"}, "day"),
+    ("每周一至周五上午9:00-12:00、下午14:00-17:30(法定节假日除外)受理。", "recurring",
+     {"weekdays": ["mon", "tue", "wed", "thu", "fri"], "except": ["cn-holidays"],
+      "start": "2025-12-10T09:00", "duration": "510m"}, "day"),
+    ("决定于2026年3月12日(植树节)上午9时举办植树活动。", "happening",
+     {"date": "2026-03-12T09:00"}, "day"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "dates", "precision"), LATE_IN_THE_YEAR,
+                         ids=[row[0][:18] for row in LATE_IN_THE_YEAR])
+def test_form_in_a_notice_of_december(text: str, kind: str, dates: dict[str, Any],
+                                      precision: str) -> None:
+    """A date without a year in a notice of 10 December: next year's when it is well
+    before the notice's day, both ends of a range together; told as past, this year's."""
+    event = only(text, DECEMBER)
+    assert (event.kind, fields(event), event.precision.value) == (kind, dates, precision)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("根据国家税务总局公告2025年第3号规定执行。", "document-number"),
+    ("2026年1月32日前报送。", "invalid"),
+    ("2026年2月30日前报送。", "invalid"),
+    ("2026年1月1日以后购车的市民可申请。", "criterion"),
+    ("颁奖仪式于当日晚7时30分开始。", "relative-unknown"),
+])
+def test_more_that_is_not_an_event(text: str, reason: str) -> None:
+    extraction = run(text, DECEMBER)
+    assert extraction.candidates == []
+    assert [s.reason for s in extraction.skipped] == [reason]
+
+
+def test_a_date_label_is_no_publication_date_in_the_body() -> None:
+    text = ("2026年上半年全市事业单位公开招聘考试公告\n一、报名日期:2026年3月1日至3月10日\n"
+            "二、考试日期:2026年4月12日上午9:00\n某某市人力资源和社会保障局")
+    extraction = run(text, None)
+    assert extraction.published is None
+    assert [c.event.kind for c in extraction.candidates] == ["window", "happening"]
+    assert [s.reason for s in extraction.skipped] == ["title"]  # the headline's 上半年

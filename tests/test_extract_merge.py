@@ -273,3 +273,78 @@ def test_a_new_user_from_a_notice_page_to_the_feed(events: Path) -> None:
     assert "网上申报系统将关闭" in html
     story_feed = get(app, "/feeds/story/digital-fund.ics")
     assert story_feed.status_code == 200 and story_feed.text.count("BEGIN:VEVENT") == 4
+
+
+def test_notices_from_stdin_or_alike_names_get_stories_of_their_own(tmp_path: Path) -> None:
+    target = tmp_path / "x.yaml"
+    tender = (DATA / "tender-notice.txt").read_bytes()
+    first = CliRunner().invoke(cli, ["extract", "-", "--merge", str(target)],
+                               input=NOTICE.read_bytes())
+    second = CliRunner().invoke(cli, ["extract", "-", "--merge", str(target)], input=tender)
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    stories = load_timeline(target).timeline.stories
+    assert len(stories) == 2 and all(s.id.startswith("notice-") for s in stories)
+    # a story id from a file name that meets another story of the file is refused
+    (tmp_path / "a").mkdir()
+    shutil.copy(NOTICE, tmp_path / "a" / "subsidy-call.txt")
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("stories:\n  - id: subsidy-call\n    title: 另一个\n"
+                     "    source: {newspaper: 报}\n    published: 2024-04-10\nevents: []\n",
+                     encoding="utf-8")
+    before = clash.read_bytes()
+    refused = invoke("extract", str(tmp_path / "a" / "subsidy-call.txt"), "--merge", str(clash))
+    assert refused.exit_code == 1 and "give --story subsidy-call to add to it" in refused.stderr
+    assert clash.read_bytes() == before
+
+
+def test_only_takes_the_window_its_office_hours_lie_within(tmp_path: Path) -> None:
+    notice = tmp_path / "hours.txt"
+    notice.write_text("关于受理申请的通知\n申报时间为2025年3月1日至3月31日。咨询时间为每周二、周五"
+                      "(节假日除外)。\n西江市财政局\n2025年2月20日\n", encoding="utf-8")
+    hours = next(c.event.id for c in extract(notice.read_bytes(), "hours.txt").candidates
+                 if c.event.kind == "recurring")
+    target = tmp_path / "events.yaml"
+    result = invoke("extract", str(notice), "--merge", str(target), "--only", hours)
+    assert result.exit_code == 0, result.output
+    assert [e.kind for e in load_timeline(target).timeline.events] == ["window", "recurring"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--out", "nowhere/x.yaml"], "no such folder"),
+    (["--story", "a" * 120], "is not a slug"),
+    (["--published", "0001-01-01"], "years 1900 to 2200 are supported"),
+    (["--min-confidence", "nan"], "a number from 0 to 1"),
+    (["--only", ""], "--only: give the ids"),
+])
+def test_bad_options_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["extract", str(NOTICE), *args])
+    assert result.exit_code in (1, 2) and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_several_files(tmp_path: Path) -> None:
+    tender = str(DATA / "tender-notice.txt")
+    with_story = invoke("extract", str(NOTICE), tender, "--story", "one")
+    assert with_story.exit_code == 1 and "--story names one notice's story" in with_story.stderr
+    twice = invoke("extract", str(NOTICE), str(NOTICE), "--format", "json")
+    assert twice.exit_code == 0 and "the same as" in twice.stderr
+    both = invoke("extract", str(NOTICE), tender, "--format", "json")
+    import json
+
+    assert [d["source"]["file"] for d in json.loads(both.stdout)] == [str(NOTICE), tender]
+
+
+def test_out_beside_other_yaml_is_a_file_of_its_own(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "config.example.yaml", tmp_path / "config.example.yaml")
+    result = invoke("extract", str(NOTICE), "--out", str(tmp_path / "proposal.yaml"))
+    assert result.exit_code == 0, result.output
+    assert invoke("check", str(tmp_path / "proposal.yaml")).exit_code == 0
+
+
+def test_clock_times_keep_chinas_zone_in_a_file_of_another(tmp_path: Path) -> None:
+    target = tmp_path / "utc.yaml"
+    target.write_text("timezone: UTC\nstories: []\nevents: []\n", encoding="utf-8")
+    assert invoke("extract", str(NOTICE), "--merge", str(target)).exit_code == 0
+    timed = [e for e in load_timeline(target).timeline.events if e.id.endswith("20250403")]
+    assert timed[0].timezone == "Asia/Shanghai"
+    assert timed[0].due.utcoffset().total_seconds() == 8 * 3600

@@ -150,3 +150,12 @@ def test_the_offsets_point_into_the_original_text() -> None:
             assert original[evidence.start:evidence.end] == evidence.quote
         for skipped in extraction.skipped:
             assert original[skipped.start:skipped.end] == skipped.quote
+
+
+def test_a_file_of_nul_bytes_is_no_text() -> None:
+    import pytest as _pytest
+
+    from timeline.extract import UnreadableNotice
+
+    with _pytest.raises(UnreadableNotice, match="not text"):
+        read_notice(b"\x00\x00\x00\x00", "nul.txt")

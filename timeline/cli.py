@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +24,7 @@ from timeline.errors import TimelineError, ValidationFailed
 from timeline.feed import render_feed
 from timeline.formatting import format_when
 from timeline.loader import LoadedTimeline, load_timeline
+from timeline.model import FIRST_YEAR, LAST_YEAR, SLUG
 from timeline.occurrences import iter_occurrences
 from timeline.recurrence import add_years
 
@@ -170,9 +170,15 @@ def ics(tags: tuple[str, ...], stories: tuple[str, ...], output: Path | None, la
         sys.stdout.buffer.write(feed)
         sys.stdout.buffer.flush()
         return
+    if not output.parent.is_dir():
+        raise TimelineError(f"{output.parent}: no such folder")
     tmp = output.with_name(output.name + ".tmp")
-    tmp.write_bytes(feed)
-    tmp.replace(output)  # atomic: a subscriber never reads half a feed
+    try:
+        tmp.write_bytes(feed)
+        tmp.replace(output)  # atomic: a subscriber never reads half a feed
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TimelineError(f"{output}: cannot write ({exc.strerror})") from None
     click.echo(f"wrote {output} ({len(feed)} bytes)", err=True)
 
 
@@ -387,8 +393,11 @@ def _published(value: str | None) -> Any:
         else:
             day, precision = date.fromisoformat(text), Precision.DAY
     except ValueError:
-        raise click.BadParameter(f"{value!r}: write 2024-04-10, 2024-04 or ~2024-04-10",
+        raise click.BadParameter(f"{value[:40]!r}: write 2024-04-10, 2024-04 or ~2024-04-10",
                                  param_hint="--published") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise click.BadParameter(f"years {FIRST_YEAR} to {LAST_YEAR} are supported",
+                                 param_hint="--published")
     return Published(day, Precision.APPROXIMATE if approximate else precision, "--published")
 
 
@@ -409,6 +418,7 @@ def _published(value: str | None) -> Any:
               help="Add the accepted candidates to this events file or folder.")
 @click.option("--only", help="Accept just these candidate ids (comma-separated).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.6, show_default=True,
+              callback=lambda _ctx, _param, value: _a_number(value),
               help="Accept the candidates at or above this confidence.")
 @friendly_errors
 def extract(files: tuple[str, ...], published_text: str | None, story: str | None, fmt: str,
@@ -418,21 +428,27 @@ def extract(files: tuple[str, ...], published_text: str | None, story: str | Non
     events, with their evidence; merge the ones accepted into an events file."""
     from timeline.extract.command import run_extract
 
-    if story is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", story):
-        raise click.BadParameter(f"{story!r} is not a slug (a-z, 0-9, '-')",
+    if story is not None and not SLUG.fullmatch(story):
+        raise click.BadParameter(f"{story[:40]!r} is not a slug (a-z, 0-9, '-'; at most 100)",
                                  param_hint="--story")
     if out is not None and merge_into is not None:
         raise click.UsageError("--out writes a new file and --merge adds to one: give one")
     result = run_extract(
         [(name, sys.stdin.buffer.read() if name == "-" else _read_bytes(name)) for name in files],
         published=_published(published_text), story=story, fmt=fmt, out=out,
-        merge_into=merge_into, only=_split((only,)) if only else None,
+        merge_into=merge_into, only=_split((only,)) if only is not None else None,
         min_confidence=min_confidence)
     for line in result.messages:
         click.echo(line, err=True)
     if result.text is not None:
         click.echo(result.text, nl=False)
     sys.exit(result.exit_code)
+
+
+def _a_number(value: float) -> float:
+    if value != value:  # NaN passes FloatRange's comparisons
+        raise click.BadParameter("a number from 0 to 1", param_hint="--min-confidence")
+    return value
 
 
 def _read_bytes(name: str) -> bytes:

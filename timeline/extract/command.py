@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from timeline.errors import TimelineError
+from timeline.errors import TimelineError, ValidationFailed
 from timeline.extract import Extraction, Published, UnreadableNotice, extract
-from timeline.extract.merge import describe, merge
+from timeline.extract.merge import describe, merge, write_atomically
 from timeline.extract.output import to_json, to_yaml
 from timeline.loader import load_parts, part_files
 
@@ -43,37 +43,57 @@ def _accepted(extractions: list[Extraction], only: list[str] | None,
               min_confidence: float) -> set[str]:
     candidates = [c for x in extractions for c in x.candidates]
     if only is None:
-        return {c.event.id for c in candidates if c.confidence >= min_confidence}
-    known = {c.event.id for c in candidates}
-    unknown = [i for i in only if i not in known]
-    if unknown:
-        raise TimelineError(f"--only: no candidate {', '.join(map(repr, unknown))}; "
-                            f"the candidates are {', '.join(sorted(known)) or 'none'}")
-    return set(only)
+        chosen = {c.event.id for c in candidates if c.confidence >= min_confidence}
+    else:
+        if not only:
+            raise TimelineError("--only: give the ids of the candidates to accept")
+        known = {c.event.id for c in candidates}
+        unknown = [i for i in only if i not in known]
+        if unknown:
+            raise TimelineError(f"--only: no candidate {', '.join(map(repr, unknown))}; "
+                                f"the candidates are {', '.join(sorted(known)) or 'none'}")
+        chosen = set(only)
+    # office hours `within` a window need that window in the file too
+    return chosen | {c.event.within for c in candidates
+                     if c.event.id in chosen and getattr(c.event, "within", None)}
 
 
 def _unique_ids(extractions: list[Extraction]) -> None:
-    """Two inputs named alike would propose the same ids: say so rather than merge one."""
+    """Two inputs named alike (a/notice.html, b/notice.html) would propose the same story
+    and event ids: say so rather than merge one into the other."""
     seen: dict[str, str] = {}
     for extraction in extractions:
-        for candidate in extraction.candidates:
-            ident = candidate.event.id
+        for ident in {s.id for s in extraction.stories}:
             if ident in seen and seen[ident] != extraction.document.name:
-                raise TimelineError(f"{extraction.document.name} and {seen[ident]} both "
-                                    f"propose {ident!r}: give each its own --story")
+                raise TimelineError(f"{extraction.document.name} and {seen[ident]} would "
+                                    f"both be story {ident!r}: rename one, or extract each "
+                                    "with its own --story")
             seen[ident] = extraction.document.name
 
 
 def _write_new(out: Path, text: str, fmt: str) -> None:
     if out.exists():
         raise TimelineError(f"{out} exists; --merge {out} adds to it")
-    if fmt == "yaml" and out.parent.is_dir() and part_files(out.parent):
+    if not out.parent.is_dir():
+        raise TimelineError(f"{out.parent}: no such folder")
+    if fmt == "yaml" and out.suffix == ".yaml" and _is_events_folder(out.parent):
         # a new part of an events folder: the folder must still pass `timeline check`
         parts = [(str(p), p.read_text(encoding="utf-8")) for p in part_files(out.parent)]
         load_parts(sorted([*parts, (str(out), text)]), str(out.parent))
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    write_atomically(out, text)
+
+
+def _is_events_folder(folder: Path) -> bool:
+    """Whether the folder's *.yaml make a timeline now: an events folder, not a project's
+    root with a config file or a CI file beside the new one."""
+    parts = part_files(folder)
+    if not parts:
+        return False
+    try:
+        load_parts([(str(p), p.read_text(encoding="utf-8")) for p in parts], str(folder))
+    except (ValidationFailed, OSError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def run_extract(inputs: list[tuple[str, bytes]], *, published: Published | None = None,
@@ -81,12 +101,19 @@ def run_extract(inputs: list[tuple[str, bytes]], *, published: Published | None 
                 merge_into: Path | None = None, only: list[str] | None = None,
                 min_confidence: float = 0.6) -> ExtractResult:
     result = ExtractResult()
+    if story is not None and len(inputs) > 1:
+        raise TimelineError("--story names one notice's story: give one file with it, or "
+                            "leave it out (each notice then gets its own)")
     extractions: list[Extraction] = []
+    seen: dict[bytes, str] = {}
     for name, data in inputs:
         label = "stdin" if name == "-" else name
+        if data in seen:
+            result.messages.append(f"{label}: the same as {seen[data]}; read once")
+            continue
+        seen[data] = label
         try:
-            extractions.append(extract(data, label, published=published,
-                                       story=story if len(inputs) == 1 else None))
+            extractions.append(extract(data, label, published=published, story=story))
         except UnreadableNotice as exc:
             result.messages.append(f"error: {exc}")
             result.exit_code = 1
@@ -105,7 +132,8 @@ def run_extract(inputs: list[tuple[str, bytes]], *, published: Published | None 
             result.messages.append("no candidate accepted: nothing to merge "
                                    "(lower --min-confidence, or pick with --only)")
             return result
-        result.messages += describe(merge(merge_into, stories, chosen, labels))
+        result.messages += describe(merge(merge_into, stories, chosen, labels,
+                                          explicit_story=story is not None))
         return result
     text = to_json(extractions, accepted) + "\n" if fmt == "json" else \
         to_yaml(extractions, accepted, min_confidence)

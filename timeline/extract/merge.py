@@ -14,7 +14,7 @@ import contextlib
 import difflib
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from timeline.extract.insert import Block, InsertError, insert_items
 from timeline.extract.output import commented_event, commented_story, evidence_comment
 from timeline.extract.propose import Candidate
 from timeline.loader import LoadedTimeline, load_parts, load_timeline, part_files
-from timeline.model import Story
+from timeline.model import DEFAULT_TIMEZONE, Story
 
 __all__ = ["MergeError", "MergeReport", "describe", "merge"]
 
@@ -103,6 +103,17 @@ def _only_added(old: str, new: str) -> bool:
     return all(tag in ("equal", "insert") for tag, *_ in matcher.get_opcodes())
 
 
+def _in_china(candidate: Candidate) -> Candidate:
+    """A notice's clock times are China's: in a file of another zone, an event with a time
+    of day says its own (the file's zone would move 15:00 Beijing to 15:00 there)."""
+    event = candidate.event
+    timed = any(isinstance(getattr(event, name, None), datetime)
+                for name in ("due", "start", "end", "date"))
+    if not timed or event.timezone:
+        return candidate
+    return replace(candidate, event=event.model_copy(update={"timezone": DEFAULT_TIMEZONE}))
+
+
 def write_atomically(target: Path, text: str) -> None:
     """Replace `target` at once: a daemon reloading it sees the old file or the new one.
     The file keeps its owner, group and mode (the service reads it as its own user); a new
@@ -135,9 +146,11 @@ def write_atomically(target: Path, text: str) -> None:
 
 
 def merge(path: Path, stories: list[Story], candidates: list[Candidate],
-          source_label: str) -> MergeReport:
+          source_label: str, *, explicit_story: bool = False) -> MergeReport:
     """Add `candidates` (and the `stories` they need that are not there yet) to the events
-    file or folder at `path`. Raises ValidationFailed or MergeError, writing nothing."""
+    file or folder at `path`. Raises ValidationFailed or MergeError, writing nothing.
+    `explicit_story`: the user named the story (`--story`), so events may join one the file
+    has; a story id made from a file name that meets another story is refused instead."""
     path = Path(path)
     loaded: LoadedTimeline | None = None
     blank = path.is_file() and not path.read_bytes().strip(b" \t\r\n\xef\xbb\xbf")
@@ -150,6 +163,15 @@ def merge(path: Path, stories: list[Story], candidates: list[Candidate],
                              f"({exc.problems[0]}); fix it before merging into it") from None
     needed = {c.event.story for c in candidates}
     known = {s.id for s in loaded.timeline.stories} if loaded else set()
+    if loaded is not None and not explicit_story:
+        for story in stories:
+            if story.id in needed and story.id in known and \
+                    loaded.timeline.story(story.id).title != story.title:
+                raise MergeError(f"the file has a story {story.id!r} titled "
+                                 f"{loaded.timeline.story(story.id).title!r}, not this notice's; "
+                                 f"give --story {story.id} to add to it, or another id")
+    if loaded is not None and loaded.timeline.timezone != DEFAULT_TIMEZONE:
+        candidates = [_in_china(c) for c in candidates]
     new_stories = [s for s in stories if s.id in needed and s.id not in known]
     target, created = _target(path, new_stories or stories, loaded)
     report = MergeReport(target, created=created)

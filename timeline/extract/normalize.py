@@ -100,9 +100,11 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
         near = [w for w in widths[max(0, index - 4):index + 5] if w]
         column = max(near) if near else 0
         short = column >= 8 and widths[index] < short_ratio * column
-        starts_item = bool(P.LIST_ITEM.match(following) or P.NEWS_OPENING.match(following)
-                           or _LABEL.match(following))
-        if _GLUE.search(text) and _GLUE_NEXT.match(following) and not starts_item:
+        starts_item = bool(P.LIST_ITEM.match(following) or P.NEWS_OPENING.match(following))
+        # a label ("电话：") starts one after a line that does not fill the column (a
+        # wrapped "…通知如\n下：" must stay one)
+        label = bool(_LABEL.match(following)) and widths[index] < column
+        if _GLUE.search(text) and _GLUE_NEXT.match(following) and not (starts_item or label):
             ends.append(False)
             continue
         # a byline ends its story, also when the layout broke it over two lines
@@ -116,8 +118,9 @@ def _paragraph_ends(lines: list[str], layout: str) -> list[bool]:
         headline = (layout == "ragged" and opens and widths[index] < 0.9 * column
                     and not _PUNCTUATION.search(text) and not P.LIST_ITEM.match(squeezed)
                     and not _MIDWORD.search(text))
-        ends.append(last in _FINAL or short or bool(byline) or headline
-                    or (starts_item and widths[index] < column))
+        # a numbered item or a news lead starts a paragraph, whatever the line before
+        ends.append(last in _FINAL or short or bool(byline) or headline or starts_item
+                    or label)
     return ends
 
 
@@ -126,8 +129,8 @@ def _layout(lines: list[str]) -> str:
     them filled to their neighbours' width; "ragged" for narrow lines that mostly do not
     end a sentence; else "lines": one paragraph a line, of every length."""
     widths = [width("".join(line.split())) for line in lines if line.strip()]
-    if len(widths) < 4 or statistics.median(widths) > 45:
-        return "lines"
+    if len(widths) < 8 or statistics.median(widths) > 45:
+        return "lines"  # a few lines are no column; long ones are paragraphs
     # Blank lines between many of the lines: paragraphs and list items, each on its line
     # (a PDF's text has a blank line only now and then, at a column's end).
     blank_after = sum(1 for i, line in enumerate(lines[:-1])

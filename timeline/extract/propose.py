@@ -474,9 +474,19 @@ def _candidate(original: str, norm: Normalized, reading: Reading,
     return Candidate(event, Evidence(original[a:b], a, b), reading.confidence, index)
 
 
+# File names that say nothing of the notice: its story id gets the text's digest instead
+_GENERIC_NAMES = {"stdin", "index", "notice", "default", "content", "detail", "article", "main",
+                  "page", "view", "show", "doc", "document", "file", "tzgg", "text"}
+
+
 def default_story_ids(count: int, story: str | None, name: str, text: str) -> list[str]:
-    base = story or slugify(name.rsplit("/", 1)[-1].rsplit(".", 1)[0]) or \
-        "notice-" + hashlib.sha256(text.encode()).hexdigest()[:6]
+    """`--story`, else the file's name (a notice per file), else "notice-" and a digest of
+    the text: two notices read from standard input or both saved as index.html must not
+    share a story."""
+    stem = slugify(name.rsplit("/", 1)[-1].rsplit(".", 1)[0])[:60].strip("-")
+    if not stem or stem in _GENERIC_NAMES or len(stem) < 3:
+        stem = "notice-" + hashlib.sha256(text.encode()).hexdigest()[:6]
+    base = story or stem
     if count == 1:
         return [base]
     return [f"{base}-{n}" for n in range(1, count + 1)]

@@ -106,8 +106,9 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
 
 def _binary(text: str) -> bool:
     sample = text[:4096]
-    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\t\n\r\f")
-    return controls > max(8, len(sample) // 100)
+    controls = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f") or c == "\x7f")
+    return controls > 0 and (controls >= max(8, len(sample) // 100)
+                             or controls * 10 > len(sample))
 
 
 def _looks_like_html(text: str) -> bool:
