@@ -320,9 +320,6 @@ def check_http_url(url: str | None) -> str | None:
     """A pydantic validator body: the URL (when given) must be absolute http(s)."""
     if url is None:
         return None
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise ValueError("a URL has no spaces, line breaks or control characters "
-                         "(from an environment variable?)")
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
@@ -330,4 +327,7 @@ def check_http_url(url: str | None) -> str | None:
         raise ValueError("must be an absolute http:// or https:// URL") from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ValueError("a URL has no spaces, line breaks or control characters "
+                         "(from an environment variable?)")
     return url

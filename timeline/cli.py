@@ -241,8 +241,9 @@ def serve(config_path: Path | None, events_path: Path | None, host: str | None,
 
     setup_logging(verbose)
     settings = _settings(config_path, senders=False, events=events_path)  # sends nothing
-    run_server(settings.events, host or settings.server.host, port or settings.server.port,
-               settings.lang, base_url=settings.server.base_url)
+    server = settings.server.model_copy(update={"host": host}) if host else settings.server
+    run_server(settings.events, server.host, port or server.port, settings.lang,
+               base_url=server.base_url, allowed_hosts=server.hosts())
 
 
 @cli.command()

@@ -75,6 +75,15 @@ class ServerSettings(_Strict):
     port: int = Field(8080, ge=0, le=65535)
     enabled: bool = True
     base_url: str | None = None  # public URL for links in messages, e.g. https://host
+    # Without base_url, the Host names a page's links may be built from (more: a proxy's)
+    allowed_hosts: list[str] = []
+
+    def hosts(self) -> list[str]:
+        """allowed_hosts, or the safe default: the bind address and this machine's names."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        bound = [] if self.host in ("0.0.0.0", "::", "") else [self.host]
+        return [*bound, "localhost", "127.0.0.1", "::1"]
 
 
 class ReminderSettings(_Strict):

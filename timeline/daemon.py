@@ -379,7 +379,8 @@ class Daemon:
         from timeline.web.app import create_app
 
         app = create_app(self.source, base_url=self.settings.server.base_url,
-                         health=self.health, metrics=self.metrics_text, lang=self.settings.lang)
+                         health=self.health, metrics=self.metrics_text, lang=self.settings.lang,
+                         allowed_hosts=self.settings.server.hosts())
         config = uvicorn.Config(app, host=self.settings.server.host,
                                 port=self.settings.server.port, log_level="warning",
                                 lifespan="off")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime
@@ -49,6 +50,8 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_UPCOMING_DAYS = 3660
+_DAYS = re.compile(r"[0-9]{1,4}")  # ASCII digits: "²".isdigit() is true, int("²") fails
+MAX_HOST = 255  # a DNS name's length; a 5,000-character Host overflowed the QR code
 
 
 async def _call(func: Callable[[], Any]) -> Any:
@@ -57,14 +60,45 @@ async def _call(func: Callable[[], Any]) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
+class _BoundedHost:
+    """ASGI middleware: a Host longer than a DNS name is refused before any route sees it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = next((v for k, v in scope.get("headers", []) if k == b"host"), b"")
+            if len(host) > MAX_HOST:
+                await PlainTextResponse("Host header too long", status_code=400)(
+                    scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def allowed_host(host: str, allowed: list[str]) -> bool:
+    """Whether `host` (the Host header, port and all) is one of `allowed` (names, with
+    `*.example.org` for its subdomains and `*` for any)."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    for pattern in allowed:
+        pattern = pattern.strip("[]").lower()
+        if pattern == "*" or name == pattern or (
+                pattern.startswith("*.") and name.endswith(pattern[1:])):
+            return True
+    return False
+
+
 def create_app(source: TimelineSource, *, base_url: str | None = None,
                today: Callable[[], date] | None = None,
                health: Callable[[], dict[str, Any]] | None = None,
                metrics: Callable[[], str] | None = None, lang: Lang = "zh",
-               feed_cache_size: int = 64) -> Starlette:
+               feed_cache_size: int = 64, allowed_hosts: list[str] | None = None
+               ) -> Starlette:
     """The web app serving `source`. `today` defaults to the date in the timeline's zone;
-    `base_url` (e.g. https://cal.example.org) defaults to each request's own; `lang` is
-    the language when a request gives no `?lang=`."""
+    `base_url` (e.g. https://cal.example.org) defaults to each request's own, from a Host
+    in `allowed_hosts` only (None: any, for tests and embedding; the commands pass the
+    deployment's); `lang` is the language when a request gives no `?lang=`."""
     cache = FeedCache(feed_cache_size)
     pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
     requests: Counter[str] = Counter()
@@ -112,17 +146,30 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
 
     async def tag_feed(request: Request) -> Response:
         stable_only(request)
-        return await feed_response(request, "tag", [request.path_params["tag"]], [])
+        return await feed_response(request, "tag", [neg.slug(request.path_params["tag"],
+                                                             "tag")], [])
 
     async def story_feed(request: Request) -> Response:
         stable_only(request)
-        return await feed_response(request, "story", [], [request.path_params["story"]])
+        return await feed_response(request, "story", [],
+                                   [neg.slug(request.path_params["story"], "story")])
+
+    def link_base(request: Request) -> str:
+        """Where links point: the configured address, else this request's own host if it
+        is an allowed one (a page built for `Host: evil.example` would carry its links)."""
+        if base_url:
+            return base_url.rstrip("/")
+        host = request.headers.get("host", "")
+        if allowed_hosts is not None and not allowed_host(host, allowed_hosts):
+            raise HTTPException(400, f"unknown host {host[:60]!r}: set server.base_url, or add "
+                                     "it to server.allowed_hosts")
+        return str(request.base_url).rstrip("/")
 
     async def page(request: Request) -> Response:
         lang = neg.language(request, default_lang)
         snap = source.snapshot()
         day = current_day(snap)
-        base = (base_url or str(request.base_url)).rstrip("/")
+        base = link_base(request)
         key = (snap.version, lang, day, base)
         html = pages.get(key)
         if html is None:
@@ -131,7 +178,9 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
             pages[key] = html
             while len(pages) > 32:  # the Host header varies per client; stay bounded
                 pages.popitem(last=False)
-        return HTMLResponse(html, headers=PAGE_HEADERS)
+        # Built from the request's Host: a shared cache must keep one copy per host.
+        headers = PAGE_HEADERS if base_url else {**PAGE_HEADERS, "Vary": "Host"}
+        return HTMLResponse(html, headers=headers)
 
     async def api_events(request: Request) -> Response:
         tags, stories = neg.slugs(request, "tag"), neg.slugs(request, "story")
@@ -151,7 +200,7 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
     async def api_upcoming(request: Request) -> Response:
         tags, stories = neg.slugs(request, "tag"), neg.slugs(request, "story")
         raw = request.query_params.get("days", "30")
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_UPCOMING_DAYS:
+        if not _DAYS.fullmatch(raw.strip()) or not 1 <= int(raw) <= MAX_UPCOMING_DAYS:
             raise neg.bad_request(f"bad days {raw[:20]!r}: "
                                   f"a whole number from 1 to {MAX_UPCOMING_DAYS}")
         days = int(raw)
@@ -231,7 +280,7 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(
+        middleware=[Middleware(_BoundedHost), Middleware(
             GZipMiddleware, minimum_size=1024, compresslevel=6,
             # Feeds carry their own precomputed gzip form; never compress them again.
             exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "text/calendar"))],

@@ -17,9 +17,9 @@ from timeline.web.feeds import CachedFeed, FeedKey
 from timeline.web.source import Snapshot
 
 __all__ = ["accepts_gzip", "bad_request", "check_known", "filename", "language", "not_modified",
-           "slugs"]
+           "slug", "slugs"]
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")  # fullmatch: "x\n" is no slug
 _LANGS: dict[str, Lang] = {"zh": "zh", "zh-cn": "zh", "zh-hans": "zh", "en": "en"}
 
 
@@ -45,12 +45,22 @@ def slugs(request: Request, name: str) -> list[str]:
     for raw in request.query_params.getlist(name):
         for part in raw.split(","):
             value = part.strip()
-            if not _SLUG.match(value):
+            if not _SLUG.fullmatch(value):
                 shown = value[:40] + ("…" if len(value) > 40 else "")
                 raise bad_request(f"bad {name} value {shown!r}: "
                                   "use lower-case letters, digits and '-'")
             out.append(value)
     return out
+
+
+def slug(value: str, name: str) -> str:
+    """A tag or story from the path (`/feeds/tag/{tag}.ics`): one that is no slug names no
+    feed (404; its repr shows a line break as \\n, so the answer stays one line)."""
+    if not _SLUG.fullmatch(value):
+        shown = value[:40] + ("…" if len(value) > 40 else "")
+        raise HTTPException(404, f"unknown {name} {shown!r}: a {name} is lower-case letters, "
+                                 "digits and '-'")
+    return value
 
 
 def _known(values: frozenset[str], shown: int = 30) -> str:

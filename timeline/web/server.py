@@ -28,10 +28,11 @@ def make_server(source: TimelineSource, host: str = "127.0.0.1", port: int = 800
                 base_url: str | None = None, today: Callable[[], date] | None = None,
                 health: Callable[[], dict[str, Any]] | None = None,
                 metrics: Callable[[], str] | None = None, lang: Lang = "zh",
-                log_level: str = "info", access_log: bool = True) -> uvicorn.Server:
+                log_level: str = "info", access_log: bool = True,
+                allowed_hosts: list[str] | None = None) -> uvicorn.Server:
     """A configured uvicorn server (not started)."""
     app = create_app(source, base_url=base_url, today=today, health=health, metrics=metrics,
-                     lang=lang)
+                     lang=lang, allowed_hosts=allowed_hosts)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
         lifespan="off",  # the app has no startup work; the daemon owns the lifecycle
@@ -51,8 +52,9 @@ def serve(source: TimelineSource, host: str = "127.0.0.1", port: int = 8000,
 
 def run_server(events_path: str | Path, host: str = "127.0.0.1", port: int = 8000,
                lang: Lang = "zh", *, base_url: str | None = None,
-               log_level: str = "info") -> None:
+               log_level: str = "info", allowed_hosts: list[str] | None = None) -> None:
     """Load an events file and serve it; raises ValidationFailed (for the CLI to show)
     before binding the port when the file has problems."""
     source = TimelineSource(load_timeline(events_path))
-    serve(source, host, port, lang=lang, base_url=base_url, log_level=log_level)
+    serve(source, host, port, lang=lang, base_url=base_url, log_level=log_level,
+          allowed_hosts=allowed_hosts)
