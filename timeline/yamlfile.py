@@ -193,6 +193,12 @@ def _dotted(path: YamlPath, data: Any) -> str:
     return ".".join(str(p) for p in path)
 
 
+def _one_line(reason: object) -> str:
+    """A parser's message as one line, cut short (a Problem is one line of output)."""
+    text = " ".join(str(reason).split())
+    return text if len(text) <= 200 else text[:197] + "…"
+
+
 def read_text(path: Path, missing: str = "no such file") -> str:
     """A hand-written YAML file's text; raises ValidationFailed naming it when it cannot be
     read or is too big to be one (looked at before reading it into memory)."""
@@ -256,10 +262,12 @@ def read_yaml(text: str, file: str,
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
+        reason = _one_line(exc.problem or exc)
         raise ValidationFailed([Problem(file, line, "(yaml)",
-                                        f"YAML syntax error: {exc.problem or exc}")]) from None
+                                        f"YAML syntax error: {reason}")]) from None
     except yaml.YAMLError as exc:
-        raise ValidationFailed([Problem(file, 1, "(yaml)", f"YAML error: {exc}")]) from None
+        raise ValidationFailed([Problem(file, 1, "(yaml)",
+                                        f"YAML error: {_one_line(exc)}")]) from None
     doc = YamlDoc(None, file)
     if node is None:
         raise ValidationFailed([Problem(file, 1, "(file)", "the file is empty")])
