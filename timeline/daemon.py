@@ -302,17 +302,28 @@ class Daemon:
         self.arm()
 
     async def _worker(self) -> None:
+        trouble: str | None = None  # what went wrong last, said once until it changes
         while not self.stopped.is_set():
             await self.wake.wait()
             self.wake.clear()
             try:
-                if not await self.dispatcher.run_due() and not self.stopped.is_set():
+                worked = await self.dispatcher.run_due()
+                if trouble is not None:
+                    log.info("store usable again: dispatching resumes")
+                    trouble = None
+                if not worked and not self.stopped.is_set():
                     await asyncio.sleep(EMPTY_PASS_PAUSE)
                 # Inside the try: re-arming asks the store too, and an error escaping here
                 # ended the worker for good while the process ran on, sending nothing.
                 self.arm()
-            except Exception:  # the store may blip; never let the worker die silently
-                log.exception("dispatch failed; retrying in %.0f s", RETRY_AFTER_ERROR)
+            except Exception as exc:  # the store may blip; never let the worker die silently
+                state = store_trouble(exc)
+                if state != trouble:
+                    # One line per change of state (a full disk would otherwise log a
+                    # traceback every few seconds); the traceback at DEBUG.
+                    log.error("%s; retrying every %.0f s", state, RETRY_AFTER_ERROR)
+                    log.debug("the error in full", exc_info=True)
+                    trouble = state
                 await asyncio.sleep(RETRY_AFTER_ERROR)
                 self.wake.set()
 
@@ -442,6 +453,17 @@ class _EmbeddedServer:
 
     async def serve(self) -> None:
         await self._server.serve()
+
+
+def store_trouble(exc: BaseException) -> str:
+    """What a dispatch failure says, in one line: the disk's state when that is the cause."""
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"store read-only: {text}"
+    if "disk is full" in lowered or "no space" in lowered:
+        return f"disk full: {text}"
+    return f"dispatch failed: {type(exc).__name__}: {text}"
 
 
 class StopRequested(Exception):

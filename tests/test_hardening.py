@@ -1,0 +1,219 @@
+"""What a hostile receiver, a failing reload, a slow start and a failing disk must not do:
+hold a send past its deadline, read a huge reply, half-apply a file, ignore SIGTERM, fill
+the log. Real parts: TCP servers on 127.0.0.1, SQLite files, the daemon as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from notifiers._http import MAX_REPLY, post
+from timeline import daemon as daemon_module
+from timeline.config import Settings
+from timeline.daemon import Daemon
+from timeline.loader import parse_timeline
+from timeline.reload import apply_timeline
+from timeline.store import Store
+
+HEAD = ("stories:\n  - {id: s, title: S, source: {newspaper: P}, published: 2024-04-10}\n"
+        "events:\n")
+
+
+async def _serve(handler: object) -> tuple[asyncio.base_events.Server, str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)  # type: ignore[arg-type]
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/hook"
+
+
+@pytest.fixture
+async def trickler() -> AsyncIterator[str]:
+    """Answers its headers at once, then one byte of the body every half second."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                     b"content-length: 1000\r\n\r\n")
+        try:
+            for _ in range(1000):
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.5)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server, url = await _serve(handle)
+    yield url
+    server.close()
+
+
+async def test_a_trickling_receiver_is_cut_off_at_the_deadline(trickler: str) -> None:
+    async with httpx.AsyncClient() as client:
+        started = time.monotonic()
+        result = await post(client, trickler, content=b"{}", timeout=1.5)
+    elapsed = time.monotonic() - started
+    assert not isinstance(result, httpx.Response)
+    assert result.status == "retryable" and "no complete answer within 1.5s" in result.detail
+    assert elapsed < 2.5  # httpx's own timeout is per read: each byte came in time
+
+
+@pytest.fixture
+async def flood() -> AsyncIterator[str]:
+    """Answers 200 with a 50 MB body."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        size = 50 * 1024 * 1024
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size)
+        try:
+            chunk = b"x" * 65536
+            for _ in range(size // len(chunk)):
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server, url = await _serve(handle)
+    yield url
+    server.close()
+
+
+async def test_a_huge_reply_is_read_no_further_than_a_robot_needs(flood: str) -> None:
+    async with httpx.AsyncClient() as client:
+        result = await post(client, flood, content=b"{}", timeout=10)
+    assert isinstance(result, httpx.Response) and result.status_code == 200
+    assert len(result.content) == MAX_REPLY
+
+
+def _deadline(due: str) -> str:
+    return HEAD + (f"  - {{id: d, story: s, kind: deadline, title: D, source: Q, due: {due}, "
+                   "reminders: [7d]}\n")
+
+
+def test_a_reload_that_fails_leaves_the_store_as_it_was(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The change is synced, planned and noticed in one transaction: a failure in its last
+    step (here: writing the change notice) takes back the first ones too."""
+    settings = Settings(store=f"sqlite:///{tmp_path / 't.db'}")
+    store = Store.open(settings.store)
+    now = datetime(2029, 12, 1, tzinfo=UTC)
+    try:
+        apply_timeline(store, settings, parse_timeline(_deadline("2030-01-01")), now,
+                       configured=True)
+        before = (store.revisions(), sorted((d.key, d.state, d.due_at) for d in
+                                            store.deliveries(limit=100)))
+        real = store.add_planned
+        calls = []
+
+        def fail_on_the_notice(items: object, **kwargs: object) -> int:
+            calls.append(items)
+            if len(calls) == 2:  # the reminders went in; the change notice cannot
+                raise sqlite3.OperationalError("database or disk is full")
+            return real(items, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "add_planned", fail_on_the_notice)
+        with pytest.raises(sqlite3.OperationalError):
+            apply_timeline(store, settings, parse_timeline(_deadline("2030-01-15")), now)
+        monkeypatch.undo()
+        after = (store.revisions(), sorted((d.key, d.state, d.due_at) for d in
+                                           store.deliveries(limit=100)))
+        assert after == before
+        assert not any("/change-" in d.key for d in store.deliveries(limit=100))
+    finally:
+        store.close()
+
+
+async def test_the_daemon_refuses_such_a_reload_and_keeps_running(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    events = tmp_path / "events.yaml"
+    events.write_text(_deadline("2030-01-01"), encoding="utf-8")
+    settings = Settings(events=events, store=f"sqlite:///{tmp_path / 't.db'}")
+    daemon = Daemon(settings, serve=False)
+    task = asyncio.ensure_future(daemon.run())
+    while not daemon._started:
+        await asyncio.sleep(0.01)
+    version = daemon.source.version
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(daemon_module, "apply_timeline", broken)
+    events.write_text(_deadline("2030-01-15"), encoding="utf-8")
+    with caplog.at_level(logging.ERROR, logger="timeline.daemon"):
+        assert await daemon.reload() is False
+    assert "reload refused: OverflowError: date value out of range" in caplog.text
+    assert daemon.source.version == version  # the running timeline kept
+    daemon.stop()
+    assert await task == 0
+
+
+async def test_a_failing_disk_is_said_once_per_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    events = tmp_path / "events.yaml"
+    events.write_text(_deadline("2030-01-01"), encoding="utf-8")
+    daemon = Daemon(Settings(events=events, store=f"sqlite:///{tmp_path / 't.db'}"),
+                    serve=False)
+    monkeypatch.setattr(daemon_module, "RETRY_AFTER_ERROR", 0.01)
+    task = asyncio.ensure_future(daemon.run())
+    while not daemon._started:
+        await asyncio.sleep(0.01)
+    failures = {"left": 20}
+    real = daemon.dispatcher.run_due
+
+    async def read_only() -> bool:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return await real()
+
+    monkeypatch.setattr(daemon.dispatcher, "run_due", read_only)
+    with caplog.at_level(logging.INFO, logger="timeline.daemon"):
+        daemon.wake.set()
+        while failures["left"]:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["store read-only: attempt to write a readonly database; retrying every "
+                      "0 s"]
+    assert "store usable again" in caplog.text
+    assert "Traceback" not in caplog.text
+    daemon.stop()
+    assert await task == 0
+
+
+def test_sigterm_during_a_slow_load_stops_at_once(tmp_path: Path) -> None:
+    events = tmp_path / "events.yaml"
+    events.write_text(HEAD + "".join(
+        f"  - {{id: d{i}, story: s, kind: deadline, title: D, source: Q, "
+        f"due: 2031-{1 + i % 12:02d}-{1 + i % 28:02d}}}\n" for i in range(60_000)),
+        encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"events: {events}\nstore: sqlite:///{tmp_path / 't.db'}\n",
+                      encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "timeline.cli", "run", "--config",
+                             str(config), "--no-server"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.5)  # the interpreter up, the handlers in place, the load under way
+    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=20)
+    took = time.monotonic() - signalled
+    output = proc.stdout.read() if proc.stdout else ""
+    assert code == 0, output
+    assert "stopped while" in output, output
+    assert took < 3, (took, output)
