@@ -217,3 +217,64 @@ def test_sigterm_during_a_slow_load_stops_at_once(tmp_path: Path) -> None:
     assert code == 0, output
     assert "stopped while" in output, output
     assert took < 3, (took, output)
+
+
+@pytest.fixture
+def app_for(tmp_path: Path) -> object:
+    from timeline.loader import load_timeline
+    from timeline.web import TimelineSource
+    from timeline.web.app import create_app
+
+    root = Path(__file__).resolve().parent.parent
+    source = TimelineSource(load_timeline(root / "events.yaml"))
+
+    def make(**options: object) -> object:
+        return create_app(source, **options)  # type: ignore[arg-type]
+
+    return make
+
+
+async def _get(app: object, path: str, **headers: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        return await client.get(path, headers=headers)
+
+
+@pytest.mark.parametrize(("path", "status", "fragment"), [
+    ("/api/upcoming?days=%C2%B2", 400, "bad days"),  # a superscript two
+    ("/api/upcoming?days=" + "9" * 5000, 400, "bad days"),
+    ("/api/upcoming?days=0", 400, "bad days"),
+    ("/feeds/tag/x%0A.ics", 404, "unknown tag 'x\\n'"),
+    ("/feeds/story/" + "a" * 500 + ".ics", 404, "unknown story"),
+    ("/calendar.ics?tag=x%00", 400, "bad tag value"),
+])
+async def test_query_values_are_400_or_404_never_500(app_for: object, path: str, status: int,
+                                                     fragment: str) -> None:
+    response = await _get(app_for(), path)  # type: ignore[operator]
+    assert response.status_code == status
+    assert fragment in response.text
+
+
+async def test_the_host_header_is_bounded_and_links_come_from_allowed_hosts(
+        app_for: object) -> None:
+    app = app_for(allowed_hosts=["localhost", "cal.example.org"])  # type: ignore[operator]
+    long = await _get(app, "/", host="a" * 5000)
+    assert long.status_code == 400 and "too long" in long.text
+    evil = await _get(app, "/", host="evil.example")
+    assert evil.status_code == 400 and "server.allowed_hosts" in evil.text
+    good = await _get(app, "/", host="cal.example.org")
+    assert good.status_code == 200 and "cal.example.org/calendar.ics" in good.text
+    # built from the Host: a cache keeps one per host
+    assert "Host" in [v.strip() for v in good.headers["vary"].split(",")]
+    pinned = app_for(base_url="https://cal.example.org")  # type: ignore[operator]
+    forged = await _get(pinned, "/", host="evil.example")
+    assert forged.status_code == 200 and "evil.example" not in forged.text
+    assert "Host" not in forged.headers.get("vary", "")
+
+
+def test_the_commands_allow_the_bind_address_and_this_machine_by_default() -> None:
+    from timeline.config import ServerSettings
+
+    assert ServerSettings().hosts() == ["127.0.0.1", "localhost", "127.0.0.1", "::1"]
+    assert ServerSettings(host="0.0.0.0").hosts() == ["localhost", "127.0.0.1", "::1"]
+    assert ServerSettings(allowed_hosts=["cal.example.org"]).hosts() == ["cal.example.org"]
