@@ -278,3 +278,14 @@ def test_the_commands_allow_the_bind_address_and_this_machine_by_default() -> No
     assert ServerSettings().hosts() == ["127.0.0.1", "localhost", "127.0.0.1", "::1"]
     assert ServerSettings(host="0.0.0.0").hosts() == ["localhost", "127.0.0.1", "::1"]
     assert ServerSettings(allowed_hosts=["cal.example.org"]).hosts() == ["cal.example.org"]
+
+
+def test_the_log_grep_would_see_a_leak() -> None:
+    """The session-wide check (tests/conftest.py) really looks: a secret logged here is
+    caught (and taken back, so that this session passes)."""
+    from tests.conftest import _RECORDER
+
+    before = len(_RECORDER.leaks)
+    logging.getLogger("timeline.test").error("token %s", sorted(_RECORDER.secrets)[0])
+    assert len(_RECORDER.leaks) == before + 1
+    del _RECORDER.leaks[before:]
