@@ -189,10 +189,14 @@ async def post(
                                            headers=all_headers, timeout=_timeout(timeout))
             response = await client.send(request, stream=True)
             try:
+                length = response.headers.get("content-length", "")
+                if length.isdigit() and int(length) <= MAX_REPLY:
+                    await response.aread()  # a robot's answer, its length said up front
+                    return response
                 body = await _read_limited(response)
             finally:
                 await response.aclose()
-        # the body as read (decoded); the headers then say nothing of its old encoding
+        # the body as far as read (decoded); the headers then say nothing of its encoding
         kept = [(k, v) for k, v in response.headers.raw if k.lower() not in _ENCODED]
         return httpx.Response(response.status_code, headers=kept, content=body,
                               request=request)

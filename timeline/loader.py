@@ -139,25 +139,29 @@ def _cross_check(stories: list[Item], events: list[Item], tz_name: str,
         path = (kind, index, field)
         problems.append(Problem(doc.file, doc.line(path), _subject(path, doc.data), message))
 
-    def where(doc: YamlDoc, kind: str, index: int) -> str:
+    def where(first: tuple[YamlDoc, int], kind: str) -> str:
+        # Only asked for a duplicate: a line asked for makes a good file's lines be read.
+        doc, index = first
         return f"{doc.file}:{doc.line((kind, index, 'id'))}"
 
-    story_ids: dict[str, str] = {}
+    story_ids: dict[str, tuple[YamlDoc, int]] = {}
     for doc, index, story in stories:
         if story.id in story_ids:
+            first = where(story_ids[story.id], "stories")
             report(doc, "stories", index, "id",
-                   f"duplicate story id {story.id!r} (also at {story_ids[story.id]})")
+                   f"duplicate story id {story.id!r} (also at {first})")
         else:
-            story_ids[story.id] = where(doc, "stories", index)
+            story_ids[story.id] = (doc, index)
 
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[YamlDoc, int]] = {}
     windows: dict[str, Window] = {}
     for doc, index, event in events:
         if event.id in seen:
+            first = where(seen[event.id], "events")
             report(doc, "events", index, "id",
-                   f"duplicate event id {event.id!r} (also at {seen[event.id]})")
+                   f"duplicate event id {event.id!r} (also at {first})")
         else:
-            seen[event.id] = where(doc, "events", index)
+            seen[event.id] = (doc, index)
         if event.story not in story_ids:
             known = ", ".join(sorted(story_ids)) or "none defined"
             report(doc, "events", index, "story",
