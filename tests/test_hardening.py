@@ -30,31 +30,34 @@ HEAD = ("stories:\n  - {id: s, title: S, source: {newspaper: P}, published: 2024
         "events:\n")
 
 
-async def _serve(handler: object) -> tuple[asyncio.base_events.Server, str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)  # type: ignore[arg-type]
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}/hook"
-
-
-@pytest.fixture
-async def trickler() -> AsyncIterator[str]:
-    """Answers its headers at once, then one byte of the body every half second."""
+async def _raw_receiver(head: bytes, chunk: bytes, count: int,
+                        pause: float) -> tuple[asyncio.base_events.Server, str]:
+    """A TCP server on 127.0.0.1 that reads a request, answers `head`, then `count` times
+    `chunk` with `pause` seconds between: as slow or as large as a test needs."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                     b"content-length: 1000\r\n\r\n")
+        writer.write(head)
         try:
-            for _ in range(1000):
-                writer.write(b" ")
+            for _ in range(count):
+                writer.write(chunk)
                 await writer.drain()
-                await asyncio.sleep(0.5)
+                if pause:
+                    await asyncio.sleep(pause)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
 
-    server, url = await _serve(handle)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+
+
+@pytest.fixture
+async def trickler() -> AsyncIterator[str]:
+    """Answers its headers at once, then one byte of the body every half second."""
+    server, url = await _raw_receiver(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                      b"content-length: 1000\r\n\r\n", b" ", 1000, 0.5)
     yield url
     server.close()
 
@@ -72,22 +75,9 @@ async def test_a_trickling_receiver_is_cut_off_at_the_deadline(trickler: str) ->
 @pytest.fixture
 async def flood() -> AsyncIterator[str]:
     """Answers 200 with a 50 MB body."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        size = 50 * 1024 * 1024
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size)
-        try:
-            chunk = b"x" * 65536
-            for _ in range(size // len(chunk)):
-                writer.write(chunk)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    server, url = await _serve(handle)
+    size = 50 * 1024 * 1024
+    server, url = await _raw_receiver(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size,
+                                      b"x" * 65536, size // 65536, 0)
     yield url
     server.close()
 
