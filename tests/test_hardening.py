@@ -197,13 +197,19 @@ def test_sigterm_during_a_slow_load_stops_at_once(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "timeline.cli", "run", "--config",
                              str(config), "--no-server"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    time.sleep(1.5)  # the interpreter up, the handlers in place, the load under way
-    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # the handlers are in place before the load begins
+        seen.append(line)
+        if "INFO timeline.daemon: loading" in line:
+            break
+    time.sleep(0.3)  # well inside the load of 60,000 events
+    assert proc.poll() is None, "".join(seen)
     signalled = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=20)
     took = time.monotonic() - signalled
-    output = proc.stdout.read() if proc.stdout else ""
+    output = "".join(seen) + proc.stdout.read()
     assert code == 0, output
     assert "stopped while" in output, output
     assert took < 3, (took, output)

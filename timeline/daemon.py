@@ -121,6 +121,7 @@ class Daemon:
 
     async def _run(self) -> int:
         settings = self.settings
+        log.info("loading %s", settings.events)  # a big file takes seconds: say what goes on
         try:
             # refuse to start on a bad file
             loaded = await self._interruptible(_load_paused, settings.events)
