@@ -474,6 +474,7 @@ class Dispatcher:
         concurrency limit); a claim that ran out would be taken over and sent a second time
         by another instance while this one still sends it."""
         lease = self._lease_seconds()
+        failing = False  # said once while it lasts (a full disk fails every beat)
         while True:
             await asyncio.sleep(lease / 3)
             keys = [row.key for rows in self.in_flight.values() for row in rows]
@@ -483,9 +484,17 @@ class Dispatcher:
             try:
                 await asyncio.to_thread(self.store.extend_lease, keys, self.owner,
                                         datetime.now(UTC), lease)
-            except Exception:  # the store may blip; the next beat tries again
-                log.warning("could not renew %d claim(s)", len(keys), exc_info=True)
+            except Exception as exc:  # the store may blip; the next beat tries again
+                if not failing:
+                    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+                    log.warning("could not renew %d claim(s): %s: %s", len(keys),
+                                type(exc).__name__, reason)
+                    log.debug("the error in full", exc_info=True)
+                failing = True
             else:
+                if failing:
+                    log.info("claims renewed again")
+                failing = False
                 self._renewed = started
 
     def _record_failed(self, failure: BaseException) -> None:
