@@ -142,6 +142,11 @@ CONFIGS: dict[str, tuple[str, str, dict[str, str]]] = {
                                 "unsupported store URL scheme 'mysql'", {}),
     "a store password from the environment": ("store: 'postgresql://u:${PGPASS}@127.0.0.1:1/x'\n"
                                               + MINIMAL, ACCEPTED, {"PGPASS": SECRET}),
+    # accepted, and the daemon's start refuses the store in one line (no traceback)
+    "a store file that is no database": ("store: sqlite:///config.yaml\n" + MINIMAL, ACCEPTED,
+                                         {}),
+    "a PostgreSQL option that does not exist": (
+        "store: 'postgresql://postgres@127.0.0.1:5432/test?bogus=1'\n" + MINIMAL, ACCEPTED, {}),
     "horizon 999999999d": ("reminders: {horizon: 999999999d}\n", "too long", {}),
     "catch_up 999999999d": ("reminders: {catch_up: 999999999d}\n", "too long", {}),
     "retry_max 999999999d": ("reminders: {retry_max: 999999999d}\n", "too long", {}),
@@ -235,6 +240,7 @@ def test_hostile_settings_file(results: dict[str, dict[str, Any]], name: str) ->
     assert "crashed" not in result, result["crashed"]
     if expected == ACCEPTED:
         assert result["accepted"], result
+        assert "\n" not in result.get("refused_at_start", "")
         return
     assert not result["accepted"], f"accepted, expected a refusal with {expected!r}"
     text = " ".join(result["problems"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from timeline.errors import ConfigError
 from timeline.store._base import DEFAULT_URL, engine_url, make_engine
@@ -37,9 +37,10 @@ class Store(EventsMixin, OutboxMixin, ClaimsMixin):
         try:
             with store._write(lock="schema") as conn:
                 ensure_schema(conn, store.url)
-        except OperationalError as exc:
+        except DBAPIError as exc:  # unreachable, not a database, a bad connection option
             engine.dispose()
-            raise ConfigError(f"cannot open the store at {store.url}: {exc.orig}") from None
+            reason = " ".join(str(exc.orig).split())[:300]
+            raise ConfigError(f"cannot open the store at {store.url}: {reason}") from None
         except BaseException:
             engine.dispose()
             raise
