@@ -41,6 +41,7 @@ __all__ = [
     "parse_retry_after",
     "post",
     "redact",
+    "url_secrets",
 ]
 
 # 408 Request Timeout and 425 Too Early say "try again"; every other 4xx is our fault.
@@ -83,8 +84,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return min(max(0.0, wait), RETRY_AFTER_MAX)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]+")
+
+
 def _reason(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
+    # A receiver's words go into log lines and `timeline deliveries`: no escape sequence,
+    # carriage return or NUL of theirs gets there raw.
+    text = _CONTROL.sub(" ", response.text).strip()
     return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
 
 
@@ -254,6 +260,22 @@ def pasted_credential(param: str) -> Callable[[SecretStr], SecretStr]:
 def fingerprint(secret: str) -> str:
     """A short, stable, non-reversible tag telling two robots apart in listings."""
     return "#" + hashlib.sha256(secret.encode()).hexdigest()[:6]
+
+
+def url_secrets(url: str) -> list[str]:
+    """What a URL carries that is secret: its password, the Basic credentials made of it (a
+    receiver may echo them), its query values."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username or "", parts.password or ""
+    except ValueError:
+        return []
+    found = [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
+    if password:
+        import base64
+
+        found += [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+    return found
 
 
 def redact(result: SendResult, secrets: Iterable[str | None]) -> SendResult:

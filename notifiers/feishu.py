@@ -26,6 +26,7 @@ from notifiers._http import (
     mask_url,
     post,
     redact,
+    url_secrets,
 )
 from notifiers._text import (
     plain_body,
@@ -104,7 +105,8 @@ class FeishuNotifier(Notifier):
     def _secrets(self) -> list[str | None]:
         s = self.settings
         token = s.token.get_secret_value() if s.token else self._url().rsplit("/", 1)[-1]
-        return [token, s.secret.get_secret_value() if s.secret else None]
+        return [token, s.secret.get_secret_value() if s.secret else None,
+                *url_secrets(self._url())]
 
     def describe(self) -> str:
         mode = "signed" if self.settings.secret else "unsigned"

@@ -28,6 +28,7 @@ from notifiers._http import (
     mask_url,
     post,
     redact,
+    url_secrets,
 )
 from notifiers.base import Message, MessageItem, Notifier, SendResult
 
@@ -129,13 +130,17 @@ class WebhookNotifier(Notifier):
                     # Named by its header, never shown: the value is often a secret.
                     raise ValueError(f"the value of header {name} has a line break or a "
                                      "control character (from an environment variable?)")
+                if not text.isascii():
+                    raise ValueError(f"the value of header {name} has characters an HTTP "
+                                     "header cannot carry (only ASCII)")
             return value
 
     settings: Settings
 
     def _secrets(self) -> list[str | None]:
         s = self.settings
-        return [s.secret.get_secret_value() if s.secret else None, *s.headers.values()]
+        return [s.secret.get_secret_value() if s.secret else None, *s.headers.values(),
+                *url_secrets(s.url)]
 
     def describe(self) -> str:
         signed = "signed" if self.settings.secret else "unsigned"

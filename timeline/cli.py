@@ -270,6 +270,8 @@ def preview(config_path: Path | None, events_path: Path | None, first: datetime 
     end = last.date() if last else start + timedelta(days=30)
     if end < start:
         raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    if (end - start).days > 366:  # every message of the span is rendered: keep it a year
+        raise click.BadParameter("preview at most a year at a time", param_hint="--to")
     items = preview_messages(loaded, settings, start, end, only)
     if as_json:
         click.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))

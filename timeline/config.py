@@ -36,6 +36,8 @@ _COMMON_NOTIFIER_KEYS = {"digest", "reminders", "group", "group_max"}
 def _parse_time(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads an unquoted 9:00 as the sexagesimal number 540 (09:00 stays text).
+        if not 0 <= value < 10_000:  # a huge number would overflow time(); 24:00 says why
+            raise ValueError("bad time: write HH:MM, e.g. \"09:00\"")
         return time(value // 60, value % 60)
     if isinstance(value, str):
         text = value.strip()
@@ -342,8 +344,12 @@ def _plugin_problems(entries: Any, doc: YamlDoc,
         try:
             plugin = load(kind)
         except TimelineError as exc:
+            message = str(exc)
+            if secret and (*base, "type") in secret:  # the type came from the environment
+                message = (f"the value of {secret[(*base, 'type')]}: not a notifier type "
+                           f"(available: {message.split('available: ', 1)[-1]})")
             problems.append(Problem(doc.file, doc.line((*base, "type")), f"notifiers.{name}.type",
-                                    str(exc)))
+                                    message))
             continue
         try:
             plugin.Settings.model_validate(entry.get("options") or {})

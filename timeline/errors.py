@@ -44,7 +44,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.subject}: {self.message}"
+        # One line, always: a key, a file name or a quoted value with a line break or an
+        # escape sequence in it must not start a forged line of its own.
+        return _visible(f"{self.file}:{self.line}: {self.subject}: {self.message}")
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def _visible(text: str) -> str:
+    return text.translate(_CONTROL)
 
 
 class ValidationFailed(TimelineError):

@@ -184,6 +184,13 @@ def _cross_check(stories: list[Item], events: list[Item], tz_name: str,
 
     rules: dict[str, Rule] = {}
     for doc, index, event in events:
+        within = windows.get(event.within) if isinstance(event, Recurring) and \
+            event.within else None
+        if within is not None and (event.timezone or tz_name) != (within.timezone or tz_name):
+            report(doc, "events", index, "within",
+                   f"the window {event.within!r} is in {within.timezone or tz_name}, this item "
+                   f"in {event.timezone or tz_name}: an item within a window keeps its zone")
+            continue
         if isinstance(event, Recurring):
             try:
                 rules[event.id] = build_rule(event, windows.get, event.zone(tz_name))
@@ -288,8 +295,13 @@ def parse_timeline(text: str, file: str = "events.yaml") -> LoadedTimeline:
 
 
 def part_files(folder: Path) -> list[Path]:
-    """The parts of an events folder, in name order (hidden and editor files left out)."""
-    return sorted(p for p in folder.glob("*.yaml") if p.is_file() and not p.name.startswith("."))
+    """The parts of an events folder, in name order: hidden and editor files left out, and
+    links that lead out of the folder (a part linked to /etc/shadow would have its lines in
+    the errors and the log)."""
+    root = folder.resolve()
+    return sorted(p for p in folder.glob("*.yaml")
+                  if p.is_file() and not p.name.startswith(".")
+                  and p.resolve().parent == root)
 
 
 def load_timeline(path: str | Path) -> LoadedTimeline:

@@ -97,6 +97,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…'"
 
 
+def _parse_url(value: Any) -> Any:
+    """A link: one line, no spaces (a block scalar's line break would reach the feed's URL,
+    which may not hold one)."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("a URL is one word: no spaces, line breaks or control characters")
+    return value
+
+
 def _no_controls(value: Any) -> Any:
     if isinstance(value, str) and _CONTROL.search(value):
         raise ValueError("control characters (such as NUL, BEL or ESC) are not allowed")
@@ -116,8 +126,8 @@ def _parse_timezone(value: Any) -> Any:
     if isinstance(value, str):
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as "
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia", a folder
+            raise ValueError(f"unknown timezone {_shown(value)} (use an IANA name such as "
                              f"{DEFAULT_TIMEZONE})") from None
     return value
 
@@ -128,11 +138,16 @@ def _lead_text(text: str) -> timedelta:
     return parse_lead(text)
 
 
+MAX_LEADS = 20  # lead times an event may have: each is a reminder of every occurrence
+
+
 def _parse_leads(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, list):
         value = [value]
+    if len(value) > MAX_LEADS:
+        raise ValueError(f"{len(value)} lead times: at most {MAX_LEADS}")
     return sorted({_lead_text(item) if type(item) is str else parse_lead(item)
                    for item in value}, reverse=True)
 
@@ -140,6 +155,7 @@ def _parse_leads(value: Any) -> Any:
 When = Annotated[date | datetime, BeforeValidator(_parse_when)]
 Slug = Annotated[str, BeforeValidator(_parse_slug)]
 Text = Annotated[str, BeforeValidator(_no_controls)]  # any text people write in the file
+Url = Annotated[str, BeforeValidator(_parse_url)]
 TimezoneName = Annotated[str, BeforeValidator(_parse_timezone)]
 # In JSON (the API, the store) a lead is written as in the file and in reminder keys, "7d":
 # pydantic's ISO form calls 365 days "P1Y", which a reader takes for a calendar year.
@@ -226,7 +242,7 @@ class _EventBase(_Bilingual):
     note: Text = ""
     reminders: Leads = None
     timezone: TimezoneName | None = None
-    url: Text | None = None
+    url: Url | None = None
 
     @field_validator("audience", mode="before")
     @classmethod

@@ -43,6 +43,9 @@ def engine_url(url: str) -> URL:
         raise ConfigError("bad store URL (not shown: it may hold a password): expected "
                           "sqlite:///path/to/timeline.db or postgresql://user@host:5432/database"
                           ) from None
+    if "@" in (parsed.host or ""):
+        raise ConfigError("bad store URL (not shown: it may hold a password): an '@' in the "
+                          "password must be written %40")
     name = parsed.drivername
     if name in ("sqlite", "sqlite+pysqlite"):
         return parsed.set(drivername="sqlite+pysqlite")
@@ -133,8 +136,11 @@ class StoreBase:
 
     @property
     def url(self) -> str:
-        """The database URL, password hidden."""
-        return self._engine.url.render_as_string(hide_password=True)
+        """The database URL, password hidden (also one given as ?password=…): every query
+        value is, since a driver option may hold a secret."""
+        url = self._engine.url
+        masked = url.set(query={key: "***" for key in url.query})
+        return masked.render_as_string(hide_password=True)
 
     @property
     def backend(self) -> str:

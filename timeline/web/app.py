@@ -200,7 +200,7 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
     async def api_upcoming(request: Request) -> Response:
         tags, stories = neg.slugs(request, "tag"), neg.slugs(request, "story")
         raw = request.query_params.get("days", "30")
-        if not _DAYS.fullmatch(raw.strip()) or not 1 <= int(raw) <= MAX_UPCOMING_DAYS:
+        if not _DAYS.fullmatch(raw) or not 1 <= int(raw) <= MAX_UPCOMING_DAYS:
             raise neg.bad_request(f"bad days {raw[:20]!r}: "
                                   f"a whole number from 1 to {MAX_UPCOMING_DAYS}")
         days = int(raw)

@@ -108,7 +108,7 @@ def not_modified(request: Request, feed: CachedFeed) -> bool:
         return False
     try:
         when = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # year 99999999999 overflows
         return False  # an unreadable date is ignored, as the RFC asks
     if when.tzinfo is None:
         return False
