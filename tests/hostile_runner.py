@@ -75,7 +75,8 @@ def _events_row(path: Path, work: Path) -> dict[str, Any]:
         loaded = load_timeline(path)
     except ValidationFailed as exc:
         return {"accepted": False, "problems": [str(p) for p in exc.problems]}
-    iter_occurrences(loaded, date(1900, 1, 1), date(2200, 12, 31))
+    for first, last in ((1900, 1909), (2020, 2029), (2191, 2200)):  # as `list` allows
+        iter_occurrences(loaded, date(first, 1, 1), date(last, 12, 31))
     render_feed(loaded)
     render_feed(loaded, lang="en")
     settings = Settings(events=path, store=f"sqlite:///{work / 'row.db'}")

@@ -125,6 +125,36 @@ EVENTS: dict[str, tuple[str, str]] = {
     "2,000 deadlines": (HEAD + "".join(
         f"  - {{id: d{i}, story: s, source: Q, title: D{i}, kind: deadline, "
         f"due: 2030-{1 + i % 12:02d}-{1 + i % 28:02d}}}\n" for i in range(2_000)), ACCEPTED),
+    "!!binary in a title": (event("kind: deadline, due: 2030-01-01").replace(
+        "title: T", "title: !!binary AAECAw=="), "YAML tags (tag:yaml.org,2002:binary) are not"),
+    "a tag of one's own": (event("kind: deadline, due: !custom 2030-01-01"),
+                           "YAML tags (!custom) are not allowed"),
+    "a timezone that is a folder": ("timezone: Asia\n" + HEAD + "  []\n", "unknown timezone"),
+    "a URL with a space": (event("kind: deadline, due: 2030-01-01, url: 'https://x.example/a b'"),
+                           "a URL is one word"),
+    "21 lead times": (event("kind: deadline, due: 2030-01-01, reminders: ["
+                            + ", ".join(f"{d}d" for d in range(1, 22)) + "]"),
+                      "21 lead times: at most 20"),
+    "a key with a newline and an escape": (event("kind: deadline, due: 2030-01-01").replace(
+        "{id: e,", '{"x\\n\\e[31m": 1, id: e,'), "unknown field"),
+    "within a window of another zone": (
+        HEAD + "  - {id: w, story: s, source: Q, title: W, kind: window, "
+        "start: 2030-01-01T09:00, end: 2030-02-01T17:00, timezone: Europe/Paris}\n"
+        "  - {id: r, story: s, source: Q, title: R, kind: recurring, weekdays: [tue], "
+        "start: 2030-01-01T09:00, within: w}\n", "keeps its zone"),
+    "2,000 daily items": (HEAD + "".join(
+        f"  - {{id: d{i}, story: s, source: Q, title: D{i}, kind: recurring, every: daily, "
+        f"start: 2026-01-01}}\n" for i in range(2_000)), "100,000 occurrences a year"),
+    "30 daily items since 1900 but holidays": (HEAD + "".join(
+        f"  - {{id: d{i}, story: s, source: Q, title: D{i}, kind: recurring, every: daily, "
+        f"start: 1900-01-01, except: [cn-holidays]}}\n" for i in range(30)), ACCEPTED),
+    "50 daily items on 30 February": (HEAD + "".join(
+        f"  - {{id: d{i}, story: s, source: Q, title: D{i}, kind: recurring, "
+        f"rrule: 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30', start: 2026-01-01}}\n"
+        for i in range(50)), "no occurrence from 2026-01-01 on"),
+    "1,500 bad events": (HEAD + "".join(
+        f"  - {{id: d{i}, story: s, source: Q, title: D{i}, kind: deadline, due: never}}\n"
+        for i in range(1_500)), "bad date"),
 }
 
 SECRET = "hunter2-never-shown-9f3a"
@@ -178,6 +208,21 @@ CONFIGS: dict[str, tuple[str, str, dict[str, str]]] = {
     "a mapping as a key": ("{a: 1}: 2\n", "a key must be plain text", {}),
     "an unset variable": ("notifiers:\n  hook: {type: webhook, url: '${NOT_SET_ANYWHERE}'}\n",
                           "environment variable NOT_SET_ANYWHERE is not set", {}),
+    "send_at a number of 30 digits": ("reminders: {send_at: " + "9" * 30 + "}\n",
+                                      "bad time: write HH:MM", {}),
+    "a store password in the query": (f"store: 'postgresql://u@127.0.0.1:1/x?password={SECRET}'\n"
+                                      + MINIMAL, ACCEPTED, {}),
+    "a store host with an @": (f"store: 'postgresql://u:{SECRET}@h@x/db'\n",
+                               "bad store URL (not shown", {}),
+    "a notifier type from the environment": ("notifiers:\n  x: {type: '${KIND}'}\n",
+                                             "the value of ${KIND}: not a notifier type",
+                                             {"KIND": SECRET}),
+    "a header value that is not ASCII": (
+        "notifiers:\n  hook:\n    type: webhook\n    url: http://127.0.0.1:1/\n"
+        "    headers: {X-Name: 名字}\n", "cannot carry (only ASCII)", {}),
+    "a webhook URL with a password": (
+        "notifiers:\n  hook: {type: webhook, url: 'http://u:${PASS}@127.0.0.1:1/hook'}\n",
+        ACCEPTED, {"PASS": SECRET}),
     "an email port that is text": ("notifiers:\n  mail: {type: email, host: localhost, "
                                    "port: smtp, from: a@example.org, to: [b@example.org]}\n",
                                    "valid integer", {}),

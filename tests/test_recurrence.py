@@ -268,3 +268,76 @@ events:
     [listed] = iter_occurrences(loaded, date(2025, 1, 6), date(2025, 1, 7))
     assert listed.start == datetime(2025, 1, 5, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert listed.end == listed.start + timedelta(hours=2)
+
+
+def test_fast_forward_gives_the_same_occurrences_as_the_full_walk() -> None:
+    """A rule started whole periods later (fast_forward) yields what dateutil's walk from
+    the real start yields, for random rules, starts and ranges (seeded)."""
+    import random
+    from datetime import time as clock
+
+    from dateutil.rrule import rrulestr
+
+    from timeline.recurrence import fast_forward
+
+    chance = random.Random(7)
+    compared = 0
+    for _ in range(600):
+        freq = chance.choice(["DAILY", "WEEKLY", "MONTHLY", "YEARLY"])
+        parts = [f"FREQ={freq}"]
+        if chance.random() < 0.5:
+            parts.append(f"INTERVAL={chance.randint(1, 5)}")
+        days = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+        if chance.random() < 0.4:
+            parts.append("BYDAY=" + ",".join(chance.sample(days, chance.randint(1, 3))))
+        if freq in ("MONTHLY", "YEARLY") and chance.random() < 0.3:
+            parts.append(f"BYMONTHDAY={chance.choice([1, 15, 28, 29, 30, 31, -1])}")
+        if freq == "YEARLY" and chance.random() < 0.3:
+            parts.append(f"BYMONTH={chance.randint(1, 12)}")
+        start = datetime.combine(date(chance.randint(1900, 2030), chance.randint(1, 12), 1)
+                                 + timedelta(days=chance.randint(0, 30)),
+                                 clock(chance.choice([0, 9]), chance.choice([0, 30])))
+        low = start + timedelta(days=chance.randint(0, 40000))
+        high = low + timedelta(days=chance.randint(1, 400))
+        body = ";".join(parts)
+        full = list(rrulestr(f"RRULE:{body}", dtstart=start).between(low, high, inc=True))
+        moved, new_parts = fast_forward(start, parts, low)
+        fast = list(rrulestr(f"RRULE:{';'.join(new_parts)}", dtstart=moved).between(
+            low, high, inc=True))
+        assert fast == full, (body, start, low, high)
+        compared += 1
+    assert compared == 600
+
+
+def test_exdates_are_the_skipped_occurrences_of_the_full_walk() -> None:
+    """Rule.exdates looks only around the skipped days; it finds what walking every
+    occurrence and asking each whether it is skipped finds (random rules, seeded)."""
+    import random
+
+    from pydantic import TypeAdapter
+
+    from timeline.model import Recurring
+    from timeline.recurrence import _day, horizon_end
+    from timeline.workdays import is_public_holiday
+
+    chance = random.Random(3)
+    adapter = TypeAdapter(Recurring)
+    skipped = 0
+    for _ in range(150):
+        rhythm = chance.choice([{"every": "daily"}, {"every": "weekly"}, {"every": "2 days"},
+                                {"weekdays": ["tue", "fri"]}, {"every": "yearly"},
+                                {"rrule": "FREQ=MONTHLY;BYMONTHDAY=1,2,3"}])
+        start = date(chance.randint(1990, 2030), chance.randint(1, 12), chance.randint(1, 28))
+        first_value = f"{start}T09:00" if chance.random() < 0.5 else start.isoformat()
+        event = adapter.validate_python({
+            "id": "r", "story": "s", "source": "Q", "title": "T", "kind": "recurring",
+            **rhythm, "start": first_value,
+            "except": ["cn-holidays", start.replace(year=start.year + 1).isoformat()]})
+        rule = build_rule(event, lambda _: None, SHANGHAI)
+        first = _day(rule.dtstart)
+        last = rule.last_day or horizon_end(first, 2026)
+        walked = [s for s in rule._candidates(first, last)
+                  if _day(s) in rule.excluded or is_public_holiday(_day(s))]
+        assert rule.exdates(2026) == walked, (rhythm, first_value)
+        skipped += len(walked)
+    assert skipped > 10_000

@@ -28,12 +28,20 @@ from timeline.model import (
     Window,
     localize,
 )
-from timeline.recurrence import Rule, RuleError, build_rule
+from timeline.recurrence import NoOccurrence, Rule, RuleError, build_rule, yearly_count
 from timeline.yamlfile import YamlDoc, YamlPath, locate, pydantic_message, read_text, read_yaml
 
 __all__ = ["LoadedTimeline", "load_parts", "load_timeline", "parse_timeline", "part_files"]
 
 _EVENT = TypeAdapter(Event)
+# Bounds on what a file can make later stages do: occurrences a year of all its recurring
+# items together (100,000: 960 items twice a week, or 270 daily ones), and problems (a
+# file of a million bad events would fill memory with their messages).
+MAX_OCCURRENCES_A_YEAR = 100_000
+MAX_PROBLEMS = 1000
+# A rule with no occurrence is known so only by walking to the last supported year,
+# up to a sixth of a second for a daily rule; after this many the rest are not built.
+MAX_EMPTY_RULES = 10
 _STORY = TypeAdapter(Story)
 _TOP_KEYS = {"timezone", "stories", "events"}
 _TIMED_FIELDS = {"deadline": ("due",), "window": ("start", "end"),
@@ -119,6 +127,10 @@ def _validate_items(kind: str, adapter: TypeAdapter[Any], doc: YamlDoc,
         return []
     parsed: list[Item] = []
     for index, raw in enumerate(items):
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(Problem(doc.file, doc.line((kind, index)), kind,
+                                    f"more than {MAX_PROBLEMS} problems: the rest not checked"))
+            break
         try:
             parsed.append((doc, index, adapter.validate_python(raw)))
         except ValidationError as exc:
@@ -183,6 +195,8 @@ def _cross_check(stories: list[Item], events: list[Item], tz_name: str,
                    "a window needs `start`, or `start_label` saying when it opens")
 
     rules: dict[str, Rule] = {}
+    yearly = 0  # occurrences a year of all recurring items so far
+    empty = 0  # rules found to have no occurrence
     for doc, index, event in events:
         within = windows.get(event.within) if isinstance(event, Recurring) and \
             event.within else None
@@ -196,6 +210,21 @@ def _cross_check(stories: list[Item], events: list[Item], tz_name: str,
                 rules[event.id] = build_rule(event, windows.get, event.zone(tz_name))
             except RuleError as exc:
                 report(doc, "events", index, exc.field, str(exc))
+                empty += isinstance(exc, NoOccurrence)
+                if empty >= MAX_EMPTY_RULES:
+                    report(doc, "events", index, exc.field,
+                           f"{MAX_EMPTY_RULES} rules without an occurrence: "
+                           "the rules after this one not checked")
+                    break
+                continue
+            yearly += yearly_count(rules[event.id], MAX_OCCURRENCES_A_YEAR + 1)
+            if yearly > MAX_OCCURRENCES_A_YEAR:
+                report(doc, "events", index, "every" if event.every else "rrule" if
+                       event.rrule else "weekdays",
+                       f"the recurring items up to this one make more than "
+                       f"{MAX_OCCURRENCES_A_YEAR:,} occurrences a year, which every listing, "
+                       "feed and plan would spell out")
+                break
     return rules
 
 

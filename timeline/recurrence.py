@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import MAXYEAR, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from timeline.model import DEFAULT_TIMED_LENGTH, Recurring, Window, is_all_day
-from timeline.workdays import is_public_holiday
+from timeline.model import DEFAULT_TIMED_LENGTH, LAST_YEAR, Recurring, Window, is_all_day
+from timeline.workdays import public_holidays
 
 __all__ = ["Rule", "RuleError", "add_years", "build_rule"]
 
@@ -41,6 +41,10 @@ class RuleError(ValueError):
         self.field = field
 
 
+class NoOccurrence(RuleError):
+    """The rule yields nothing in its span: finding that out walks the whole span."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """A recurring event's occurrences: local wall-clock rule plus exclusions."""
@@ -56,16 +60,21 @@ class Rule:
     def all_day(self) -> bool:
         return is_all_day(self.dtstart)
 
-    def _naive_rule(self) -> rrule:
+    def _naive_rule(self, near: datetime | None = None) -> rrule:
+        """The rule as dateutil runs it. `near`: the expansion starts there, so the rule is
+        started at the last whole period before it instead (dateutil walks every period
+        from the start: a daily item since 1900 cost 45,000 steps a listing)."""
         start = self.dtstart
-        naive = (datetime.combine(start, time()) if self.all_day
-                 else start.replace(tzinfo=None))  # type: ignore[union-attr]
+        naive = (start.replace(tzinfo=None) if isinstance(start, datetime)
+                 else datetime.combine(start, time()))
         # UNTIL is part of the published text; expansion here bounds by last_day instead.
-        body = ";".join(p for p in self.rrule.split(";") if not p.startswith("UNTIL="))
-        return rrulestr(f"RRULE:{body}", dtstart=naive)  # type: ignore[return-value]
+        parts = [p for p in self.rrule.split(";") if not p.startswith("UNTIL=")]
+        if near is not None:
+            naive, parts = fast_forward(naive, parts, near)
+        return rrulestr(f"RRULE:{';'.join(parts)}", dtstart=naive)  # type: ignore[return-value]
 
     def is_excluded(self, day: date) -> bool:
-        return day in self.excluded or (self.skip_cn_holidays and is_public_holiday(day))
+        return day in self.excluded or (self.skip_cn_holidays and day in public_holidays(day.year))
 
     def _candidates(self, first: date, last: date) -> Iterator[date | datetime]:
         """Every occurrence start (excluded ones too) whose date lies in first..last."""
@@ -75,7 +84,7 @@ class Rule:
             return
         lo = datetime.combine(first, time())
         hi = datetime.combine(last, time(23, 59, 59))
-        for naive in self._naive_rule().between(lo, hi, inc=True):
+        for naive in self._naive_rule(near=lo).between(lo, hi, inc=True):
             if self.all_day:
                 yield naive.date()
             else:
@@ -97,7 +106,72 @@ class Rule:
         when that is later: a rule started long ago still skips next year's holidays."""
         first = _day(self.dtstart)
         last = self.last_day or horizon_end(first, this_year)
-        return [s for s in self._candidates(first, last) if self.is_excluded(_day(s))]
+        # Only the skipped days are looked at, a few days of the rule at a time around
+        # each: walking every occurrence of a daily rule since 1900 cost seconds an item.
+        skipped = {d for d in self.excluded if first <= d <= last}
+        if self.skip_cn_holidays:
+            for year in range(first.year, last.year + 1):
+                skipped.update(d for d in public_holidays(year) if first <= d <= last)
+        found: list[date | datetime] = []
+        for low, high in _clusters(sorted(skipped)):
+            found.extend(s for s in self._candidates(low, high) if _day(s) in skipped)
+        return found
+
+
+def _clusters(days: list[date], gap: int = 7) -> Iterator[tuple[date, date]]:
+    """Sorted days grouped into first..last spans with no more than `gap` days between."""
+    if not days:
+        return
+    low = high = days[0]
+    for day in days[1:]:
+        if (day - high).days > gap:
+            yield low, high
+            low = day
+        high = day
+    yield low, high
+
+
+_DAY_PARTS = ("BYMONTHDAY", "BYDAY", "BYYEARDAY", "BYWEEKNO")
+
+
+def fast_forward(start: datetime, parts: list[str], near: datetime
+                 ) -> tuple[datetime, list[str]]:
+    """A later start for the same rule, whole periods on, at or before `near`: the same
+    occurrences from there on. Not for COUNT (counted from the real start). What dateutil
+    takes from the start when a part is missing (the day of the month, the month of the
+    year) is written into the rule, so the new start's own day does not change it."""
+    values = dict(p.split("=", 1) for p in parts if "=" in p)
+    if "COUNT" in values or near <= start:
+        return start, parts
+    freq, every = values.get("FREQ"), int(values.get("INTERVAL", "1"))
+    clock = start.time()
+    if freq in ("DAILY", "WEEKLY"):
+        size = every * (1 if freq == "DAILY" else 7)
+        periods = (near.date() - start.date()).days // size - 1
+        if periods < 1:
+            return start, parts
+        return start + timedelta(days=periods * size), parts
+    if freq == "MONTHLY":
+        months = (near.year - start.year) * 12 + near.month - start.month
+        periods = months // every - 1
+        if periods < 1:
+            return start, parts
+        total = start.month - 1 + periods * every
+        moved = datetime.combine(date(start.year + total // 12, total % 12 + 1, 1), clock)
+        if not any(p in values for p in _DAY_PARTS):
+            parts = [*parts, f"BYMONTHDAY={start.day}"]
+        return moved, parts
+    if freq == "YEARLY":
+        periods = (near.year - start.year) // every - 1
+        if periods < 1:
+            return start, parts
+        moved = datetime.combine(date(start.year + periods * every, 1, 1), clock)
+        if not any(p in values for p in (*_DAY_PARTS, "BYMONTH")):
+            parts = [*parts, f"BYMONTH={start.month}", f"BYMONTHDAY={start.day}"]
+        elif "BYMONTH" in values and not any(p in values for p in _DAY_PARTS):
+            parts = [*parts, f"BYMONTHDAY={start.day}"]
+        return moved, parts
+    return start, parts
 
 
 def horizon_end(first: date, this_year: int | None = None) -> date:
@@ -225,17 +299,18 @@ def build_rule(event: Recurring, windows: Callable[[str], Window | None], tz: Zo
         raise RuleError("rrule", "put the last date in `end`, not UNTIL in the RRULE")
     try:
         naive = datetime.combine(_day(start), time())
-        probe = rrulestr(f"RRULE:{body}", dtstart=naive)
+        rrulestr(f"RRULE:{body}", dtstart=naive)
     except (ValueError, TypeError) as exc:
         raise RuleError("rrule", f"bad RRULE {event.rrule or body!r}: {exc}") from None
     # The feed's DTSTART is the rule's first occurrence, and a calendar always shows DTSTART;
     # a rule whose first occurrence lies past `end` (weekdays: [mon] within a Tue..Fri span)
     # would show a day the listing and the reminders never have.
-    first = probe.after(naive, inc=True)
+    limit = datetime.combine(last_day or date(LAST_YEAR, 12, 31), time(23, 59, 59))
+    first = _first_occurrence(body, naive, limit)
     if first is None or (last_day is not None and first.date() > last_day):
         span = f"between {_day(start)} and {last_day}" if last_day else f"from {_day(start)} on"
         field = "rrule" if event.rrule is not None else "weekdays" if event.weekdays else "every"
-        raise RuleError(field, f"the rule has no occurrence {span}")
+        raise NoOccurrence(field, f"the rule has no occurrence {span}")
     if last_day is not None:
         if is_all_day(start):
             until = last_day.strftime("%Y%m%d")
@@ -252,6 +327,32 @@ def build_rule(event: Recurring, windows: Callable[[str], Window | None], tz: Zo
         skip_cn_holidays=event.excludes_cn_holidays,
         tz=tz,
     )
+
+
+def _first_occurrence(body: str, start: datetime, limit: datetime) -> datetime | None:
+    """The rule's first occurrence from `start` up to `limit`. dateutil stops looking only
+    at year 9999 (an impossible rule, 30 February, cost three seconds an item), so the
+    search runs 400-year cycles later, where the Gregorian calendar repeats day for day and
+    weekday for weekday, and year 9999 is at most 400 years past `limit`."""
+    shift = 400 * ((MAXYEAR - limit.year) // 400)
+    moved = start.replace(year=start.year + shift)
+    found = rrulestr(f"RRULE:{body}", dtstart=moved).after(moved, inc=True)
+    if found is None or found > limit.replace(year=limit.year + shift):
+        return None
+    return found.replace(year=found.year - shift)  # type: ignore[no-any-return]
+
+
+def yearly_count(rule: Rule, most: int) -> int:
+    """How many occurrences the rule has in its first year (at most `most`): what every
+    listing, feed and plan of a year spells out for it."""
+    first = _day(rule.dtstart)
+    last = first + timedelta(days=365)
+    count = 0
+    for _ in rule._candidates(first, last):
+        count += 1
+        if count >= most:
+            break
+    return count
 
 
 def default_duration(rule: Rule, event: Recurring) -> timedelta:

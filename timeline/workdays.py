@@ -24,6 +24,7 @@ __all__ = [
     "is_public_holiday",
     "is_workday",
     "previous_workday",
+    "public_holidays",
 ]
 
 
@@ -62,6 +63,14 @@ def is_workday(day: date) -> bool:
 
 def is_public_holiday(day: date) -> bool:
     return day_info(day).public_holiday
+
+
+@lru_cache(maxsize=512)
+def public_holidays(year: int) -> frozenset[date]:
+    """The statutory days off of a year: what `is_public_holiday` says yes to, found among
+    the published and the estimated festival days instead of asked of every day."""
+    named = {d for d in chinese_calendar.holidays if d.year == year}
+    return frozenset(d for d in named | set(_estimated_holidays(year)) if is_public_holiday(d))
 
 
 def is_estimated(day: date) -> bool:
