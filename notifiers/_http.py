@@ -19,6 +19,7 @@ import json
 import math
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -184,7 +185,10 @@ async def post(
     given the message key to drop the duplicate (webhook-id), chat groups may see it twice,
     which beats a lost reminder.
     """
-    all_headers = {"content-type": "application/json; charset=utf-8", **(headers or {})}
+    # identity: a compressed reply of a few KB may inflate to gigabytes, and a robot's
+    # answer gains nothing from compression (what comes compressed anyway: _read_limited).
+    all_headers = {"content-type": "application/json; charset=utf-8",
+                   "accept-encoding": "identity", **(headers or {})}
     try:
         target = url if isinstance(url, httpx.URL) else _parsed_url(url)
         # httpx's timeout is per step (connect, each read): a receiver that answers a byte
@@ -196,7 +200,8 @@ async def post(
             response = await client.send(request, stream=True)
             try:
                 length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) <= MAX_REPLY:
+                if (length.isdigit() and int(length) <= MAX_REPLY
+                        and "content-encoding" not in response.headers):
                     await response.aread()  # a robot's answer, its length said up front
                     return response
                 body = await _read_limited(response)
@@ -224,14 +229,31 @@ _ENCODED = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
 async def _read_limited(response: httpx.Response) -> bytes:
+    """At most MAX_REPLY bytes of the reply, read as sent and then decoded no further than
+    MAX_REPLY: httpx would inflate each compressed chunk whole (64 KB of gzip is 64 MB)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_REPLY:
             break
-    return b"".join(chunks)[:MAX_REPLY]
+    raw = b"".join(chunks)[:MAX_REPLY]
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    wbits = _WBITS.get(encoding)
+    if wbits is None:  # br, zstd, several codings: not asked for, not read
+        return b""
+    try:
+        return zlib.decompressobj(wbits).decompress(raw, MAX_REPLY)
+    except zlib.error:
+        return b""
+
+
+# zlib window bits: gzip with its header and trailer; deflate as HTTP means it, zlib-wrapped
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,
+          "deflate": 32 + zlib.MAX_WBITS}
 
 
 def credential_from(value: str, param: str) -> str:

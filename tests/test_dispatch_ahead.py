@@ -199,7 +199,7 @@ async def test_the_daemon_does_not_spin_while_a_replan_holds_back_preparing_ahea
     key = _plan(store, "7d", due)
     worker = asyncio.ensure_future(daemon._worker())
     try:
-        daemon.arm()
+        await daemon.arm()
         await _until(lambda: _state(store, key)[0] == "sending")  # prepared ahead
         async with dispatcher.replanning():
             before = passes
@@ -207,7 +207,7 @@ async def test_the_daemon_does_not_spin_while_a_replan_holds_back_preparing_ahea
             during = passes - before
             # Not claimed ahead again behind the re-plan's back: it could not move it then.
             assert _state(store, key) == ("pending", 0)
-        daemon.arm()  # as _apply does after a re-plan
+        await daemon.arm()  # as _apply does after a re-plan
         await _until(lambda: len(receiver.requests) == 1, limit=3.0)
     finally:
         daemon.stopped.set()

@@ -33,9 +33,10 @@ def transactions(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[list[str
     calls: list[list[str]] = []
     record = store.record_outcomes
 
-    def counted(outcomes: list[Outcome], owner: str, now: datetime) -> int:
+    def counted(outcomes: list[Outcome], owner: str, now: datetime, *,
+                wait: bool = True) -> int:
         calls.append([o.key for o in outcomes])
-        return record(outcomes, owner, now)
+        return record(outcomes, owner, now, wait=wait)
 
     monkeypatch.setattr(store, "record_outcomes", counted)
     return calls
@@ -76,7 +77,8 @@ async def test_a_store_failure_reaches_every_waiting_send(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dispatch, "GROUP_COMMIT_WINDOW", 0.01)
 
-    def broken(outcomes: list[Outcome], owner: str, now: datetime) -> int:
+    def broken(outcomes: list[Outcome], owner: str, now: datetime, *,
+               wait: bool = True) -> int:
         raise OSError("disk full")
 
     monkeypatch.setattr(store, "record_outcomes", broken)

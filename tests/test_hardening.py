@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,6 +88,68 @@ async def test_a_huge_reply_is_read_no_further_than_a_robot_needs(flood: str) ->
         result = await post(client, flood, content=b"{}", timeout=10)
     assert isinstance(result, httpx.Response) and result.status_code == 200
     assert len(result.content) == MAX_REPLY
+
+
+async def _answering(body: bytes, encoding: str) -> tuple[asyncio.base_events.Server, str,
+                                                           list[bytes]]:
+    """A receiver answering 200 with `body` sent as `encoding`; keeps each request's head."""
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                     b"content-encoding: %s\r\ncontent-length: %d\r\n\r\n%s"
+                     % (encoding.encode(), len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", heads
+
+
+async def test_a_compressed_bomb_is_inflated_no_further_than_a_robot_needs() -> None:
+    """50 KB of gzip that inflate to 50 MB, under a content-length a robot could send:
+    httpx would inflate it whole; the reply is asked uncompressed and read at most 64 KB."""
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b"0" * (50 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) <= MAX_REPLY
+    server, url, heads = await _answering(bomb, "gzip")
+    try:
+        async with httpx.AsyncClient() as client:
+            tracemalloc.start()
+            try:
+                result = await post(client, url, content=b"{}", timeout=5)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    finally:
+        server.close()
+    assert isinstance(result, httpx.Response) and result.status_code == 200
+    assert result.content == b"0" * MAX_REPLY
+    assert peak < 4 * 1024 * 1024, peak
+    assert b"accept-encoding: identity" in heads[0].lower()
+
+
+@pytest.mark.parametrize(("encoding", "encode"), [
+    ("gzip", lambda b: __import__("gzip").compress(b)),
+    ("deflate", lambda b: __import__("zlib").compress(b)),
+    ("br", lambda b: b"\x8b\x00\x80not really brotli"),
+])
+async def test_a_small_compressed_answer_is_still_understood(encoding: str, encode: Any
+                                                             ) -> None:
+    """A robot that compresses anyway: gzip and deflate are read (its errcode counts);
+    a coding not asked for (br) leaves an empty body, the status still says the rest."""
+    answer = b'{"errcode": 93000, "errmsg": "invalid webhook url"}'
+    server, url, _ = await _answering(encode(answer), encoding)
+    try:
+        async with httpx.AsyncClient() as client:
+            result = await post(client, url, content=b"{}", timeout=5)
+    finally:
+        server.close()
+    assert isinstance(result, httpx.Response) and result.status_code == 200
+    assert result.content == (b"" if encoding == "br" else answer)
 
 
 def _deadline(due: str) -> str:
@@ -213,6 +276,55 @@ def test_sigterm_during_a_slow_load_stops_at_once(tmp_path: Path) -> None:
     assert code == 0, output
     assert "stopped while" in output, output
     assert took < 3, (took, output)
+
+
+def test_sigterm_with_the_store_locked_by_another_process_still_ends_it(
+        tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock while a reminder falls due: the claim
+    waits for it in a worker thread (busy_timeout, 30 s). SIGTERM still ends the daemon
+    within seconds, exit 0, saying what it left; once the lock is gone a new start sends
+    the reminder, once."""
+    from tests.daemon_helpers import (
+        DaemonProcess,
+        HookReceiver,
+        deadline,
+        poll,
+        write_config,
+        write_events,
+    )
+
+    receiver = HookReceiver()
+    receiver.start()
+    try:
+        config = write_config(tmp_path / "config.yaml", f"{receiver.url}/hook")
+        due = datetime.now(UTC) + timedelta(seconds=5)
+        write_events(tmp_path / "events.yaml", [deadline("locked", due)])
+        daemon = DaemonProcess(config).start().ready()
+        holder = sqlite3.connect(tmp_path / "timeline.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # before the daemon claims it (2 s ahead)
+        try:
+            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1.0)
+            assert not receiver.snapshot()
+            signalled = time.monotonic()
+            code = daemon.stop(timeout=20)
+            took = time.monotonic() - signalled
+        finally:
+            holder.rollback()
+            holder.close()
+        log = daemon.log()
+        assert code == 0, log
+        # at most: 5 s for the pass to end, 1 s for the worker, 2 s + 2 s to give back what
+        # it holds, 2 s for the threads
+        assert took < 14, (took, log)
+        assert "exiting without" in log and "worker thread(s) still busy" in log, log
+        assert "Traceback" not in log, log
+        daemon.start().ready()
+        poll(lambda: len(receiver.snapshot()) == 1, 10, "the reminder after the lock is gone")
+        time.sleep(0.5)
+        assert len(receiver.snapshot()) == 1
+        daemon.stop()
+    finally:
+        receiver.stop()
 
 
 @pytest.fixture

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -583,3 +585,53 @@ def test_an_in_memory_store_is_shared_by_threads(url: str) -> None:
         for t in threads:
             t.join(timeout=30)
         assert sorted(results) == [10, 30, 30, 30]
+
+
+def _hold_write_lock(raw: Engine) -> tuple[object, Callable[[], None]]:
+    """Another connection holding what a write needs: SQLite's database write lock, or on
+    PostgreSQL the row k1; returns it and how to let go."""
+    if raw.dialect.name == "sqlite":
+        conn = sqlite3.connect(str(raw.url.database), isolation_level=None,
+                               check_same_thread=False)  # let go from a timer thread
+        conn.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            conn.rollback()
+            conn.close()
+
+        return conn, release
+    other = raw.connect()
+    other.begin()
+    other.execute(text("SELECT key FROM deliveries WHERE key = 'k1' FOR UPDATE"))
+
+    def release_pg() -> None:
+        other.rollback()
+        other.close()
+
+    return other, release_pg
+
+
+def test_a_write_that_must_not_wait_says_busy_at_once(store: Store, raw: Engine) -> None:
+    """The dispatcher records outcomes in the event loop, which must never sit out another
+    writer's lock (SQLite would wait 30 s): `wait=False` raises StoreBusy at once instead,
+    writing nothing, and writes as usual once the lock is gone."""
+    from timeline.store import Outcome, StoreBusy
+
+    store.add_planned([planned("k1", T0)])
+    [claimed] = store.claim_due(T0, "me", limit=1)
+    _, release = _hold_write_lock(raw)
+    began = time.monotonic()
+    with pytest.raises(StoreBusy):
+        store.record_outcomes([Outcome("k1", "sent")], "me", T0, wait=False)
+    assert time.monotonic() - began < 1.0
+    release()
+    row = store.get("k1")
+    assert row is not None and row.state == "sending"
+    # The next write waits again as usual: a lock held for 0.5 s is waited for, not refused.
+    _, release = _hold_write_lock(raw)
+    timer = threading.Timer(0.5, release)
+    timer.start()
+    assert store.record_outcomes([Outcome(claimed.key, "sent")], "me", T0) == 1
+    timer.join()
+    row = store.get("k1")
+    assert row is not None and row.state == "sent"

@@ -37,9 +37,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from notifiers.base import Notifier
 from notifiers.registry import build as build_notifier
 from timeline.config import Settings
-from timeline.dispatch import Dispatcher
-from timeline.errors import TimelineError, ValidationFailed
+from timeline.dispatch import RELEASE_GRACE, Dispatcher
+from timeline.errors import ValidationFailed
 from timeline.loader import LoadedTimeline, load_timeline, part_files
+from timeline.process import run_until_stopped
 from timeline.reload import apply_timeline
 from timeline.store import Store
 from timeline.web.source import TimelineSource
@@ -77,6 +78,7 @@ class Daemon:
         self._reload_requested = False
         self._background: set[asyncio.Future[bool]] = set()
         self._stale_reload: asyncio.Future[bool] | None = None
+        self._arms = 0  # looks at the store's next due time begun, for `arm`
 
     # ── start-up ────────────────────────────────────────────────────────────────────
     async def run(self) -> int:
@@ -213,7 +215,7 @@ class Daemon:
                  "%d cancelled", "loaded" if first_start else "reloaded", loaded.source,
                  len(loaded.timeline.events), summary.planned, summary.notices,
                  summary.cancelled)
-        self.arm()
+        await self.arm()
 
     async def _main_loop(self) -> int:
         loop = asyncio.get_running_loop()
@@ -230,22 +232,28 @@ class Daemon:
         self.scheduler.start()
         server_task = asyncio.ensure_future(self._serve_http()) if self.serve else None
         worker = asyncio.ensure_future(self._worker())
-        self.arm()
+        await self.arm()
         await self.stopped.wait()
         log.info("stopping: finishing in-flight sends (up to %.0f s)", SHUTDOWN_GRACE)
+        stop_by = loop.time() + SHUTDOWN_GRACE
         await self.dispatcher.drain(SHUTDOWN_GRACE)
         # The worker ends at its next look at `stopping`. Wait for it rather than cancel it
         # at once: it may be inside a claim (a thread, which would still commit), and the
-        # rows it gets it gives back itself.
+        # rows it gets it gives back itself. Within the same grace (a claim takes
+        # milliseconds), so that a store that does not answer cannot double the wait.
         try:
-            await asyncio.wait_for(asyncio.shield(worker), SHUTDOWN_GRACE)
+            await asyncio.wait_for(asyncio.shield(worker), max(stop_by - loop.time(), 1.0))
         except TimeoutError:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         # Anything still claimed by this run goes back now, not when its lease runs out.
         try:
-            released = await self._release_claims(lambda owner: owner == self.owner)
+            async with asyncio.timeout(RELEASE_GRACE):
+                released = await self._release_claims(lambda owner: owner == self.owner)
+        except TimeoutError:  # a locked or stalled store: the next start takes them back
+            log.warning("the store did not answer within %.0f s; this run's claims are "
+                        "left to the next start or their lease", RELEASE_GRACE)
         except Exception:  # the store is down: the leases run out instead; still exit 0
             log.exception("could not release this run's claims; their leases will run out")
         else:
@@ -274,12 +282,18 @@ class Daemon:
                 loop.remove_signal_handler(sig)
 
     # ── the timer ───────────────────────────────────────────────────────────────────
-    def arm(self) -> None:
+    async def arm(self) -> None:
         """(Re)schedule the single wake-up, PREPARE_AHEAD before the store's earliest due
         time (or when a lease runs out)."""
         if not hasattr(self, "scheduler") or self.stopped.is_set():
             return
-        due = self.store.next_due(ahead=self.dispatcher.prepare_ahead)
+        # The store asked in a thread (a locked store must not hold the loop, which then
+        # answers no signal); of two looks under way, the one begun last sets the timer.
+        self._arms += 1
+        mine = self._arms
+        due = await asyncio.to_thread(self.store.next_due, ahead=self.dispatcher.prepare_ahead)
+        if mine != self._arms or self.stopped.is_set():
+            return
         if due is None:
             with contextlib.suppress(Exception):
                 self.scheduler.remove_job("wake")
@@ -300,7 +314,7 @@ class Daemon:
         self.dispatcher.poke()  # or the pass under way, if it waits to send what it prepared
 
     async def _rearm(self) -> None:
-        self.arm()
+        await self.arm()
 
     async def _worker(self) -> None:
         trouble: str | None = None  # what went wrong last, said once until it changes
@@ -316,7 +330,7 @@ class Daemon:
                     await asyncio.sleep(EMPTY_PASS_PAUSE)
                 # Inside the try: re-arming asks the store too, and an error escaping here
                 # ended the worker for good while the process ran on, sending nothing.
-                self.arm()
+                await self.arm()
             except Exception as exc:  # the store may blip; never let the worker die silently
                 state = store_trouble(exc)
                 if state != trouble:
@@ -403,19 +417,21 @@ class Daemon:
             log.error("HTTP server could not start on %s:%s; reminders continue",
                       self.settings.server.host, self.settings.server.port)
 
-    def health(self) -> dict[str, object]:
-        store_ok = self.store.ping()
-        next_due = self.store.next_due() if store_ok else None
+    async def health(self) -> dict[str, object]:
+        # In threads: a locked or stalled store must not hold the loop (and every request).
+        store_ok = await asyncio.to_thread(self.store.ping)
+        next_due = await asyncio.to_thread(self.store.next_due) if store_ok else None
         running = bool(getattr(self, "scheduler", None) and self.scheduler.running)
         return {"ok": store_ok and running, "store": "ok" if store_ok else "unreachable",
                 "scheduler": "running" if running else "stopped",
                 "next_due": next_due.isoformat() if next_due else None,
                 "last_delivery": self.dispatcher.metrics.last}
 
-    def metrics_text(self) -> str:
+    async def metrics_text(self) -> str:
         lines = ["# HELP timeline_deliveries Deliveries in the store by state.",
                  "# TYPE timeline_deliveries gauge"]
-        for state, count in sorted(self.store.counts().items()):
+        counts = await asyncio.to_thread(self.store.counts)
+        for state, count in sorted(counts.items()):
             lines.append(f'timeline_deliveries{{state="{state}"}} {count}')
         lines += ["# HELP timeline_send_outcomes_total Send outcomes since start.",
                   "# TYPE timeline_send_outcomes_total counter"]
@@ -525,7 +541,4 @@ def _settle_heap() -> None:
 
 
 def run_daemon(settings: Settings, *, watch: bool = False, serve: bool | None = None) -> int:
-    try:
-        return asyncio.run(Daemon(settings, watch=watch, serve=serve).run())
-    except TimelineError:
-        raise
+    return run_until_stopped(Daemon(settings, watch=watch, serve=serve).run())

@@ -16,7 +16,7 @@ or migrated on open.
 
 from __future__ import annotations
 
-from timeline.store._base import DEFAULT_URL
+from timeline.store._base import DEFAULT_URL, StoreBusy
 from timeline.store._records import (
     ACTIVE_STATES,
     STATES,
@@ -40,4 +40,5 @@ __all__ = [
     "Outcome",
     "PlannedDelivery",
     "Store",
+    "StoreBusy",
 ]

@@ -19,15 +19,22 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from timeline.errors import ConfigError
 
-__all__ = ["DEFAULT_URL", "StoreBase", "engine_url", "make_engine"]
+__all__ = ["DEFAULT_URL", "StoreBase", "StoreBusy", "engine_url", "make_engine"]
 
 DEFAULT_URL = "sqlite:///timeline.db"
 _WRITE = "timeline_write"  # execution option read by the SQLite `begin` hook
+_NOWAIT = "timeline_nowait"  # likewise: fail at once on another writer's lock, not wait
+BUSY_TIMEOUT_MS = 30_000  # how long SQLite waits for another writer's lock
+NOWAIT_LOCK_TIMEOUT = "100ms"  # PostgreSQL's wait for a row lock in a non-waiting write
+
+
+class StoreBusy(Exception):
+    """A non-waiting write found another writer's lock (`wait=False`)."""
 # Advisory lock ids (PostgreSQL): arbitrary constants, one per serialized concern.
 _LOCKS = {"schema": 7_301_001, "events": 7_301_002, "plan": 7_301_003}
 LockName = Literal["schema", "events", "plan"]
@@ -55,13 +62,14 @@ def engine_url(url: str) -> URL:
                       "sqlite:///path/to/timeline.db or postgresql://user@host/database")
 
 
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
     # pysqlite's own transaction handling would BEGIN lazily (and DEFERRED); turn it off so
     # the `begin` hook below decides how each transaction starts.
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     # Wait for another writer (thread or process) instead of failing at once.
-    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    record.info[_NOWAIT] = False
     # WAL: readers never block the writer and vice versa; the setting sticks to the file.
     # Switching a new file to WAL needs a lock that SQLite does not wait for through
     # busy_timeout, so processes opening a fresh database together retry here.
@@ -81,8 +89,21 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get(_WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    options = conn.get_execution_options()
+    nowait = options.get(_NOWAIT, False)
+    if conn.info.get(_NOWAIT, False) != nowait:  # a pragma only when it changes
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {0 if nowait else BUSY_TIMEOUT_MS}")
+        conn.info[_NOWAIT] = nowait
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
+
+
+def _busy(exc: OperationalError) -> bool:
+    """Whether a failed statement met another writer's lock (SQLITE_BUSY, PostgreSQL's
+    lock_not_available), rather than some other trouble."""
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return "locked" in str(orig) or "busy" in str(orig)
+    return getattr(orig, "sqlstate", None) == "55P03"
 
 
 def make_engine(url: URL) -> Engine:
@@ -159,17 +180,27 @@ class StoreBase:
             yield conn
 
     @contextmanager
-    def _write(self, lock: LockName | None = None) -> Iterator[Connection]:
+    def _write(self, lock: LockName | None = None, *, wait: bool = True
+               ) -> Iterator[Connection]:
         """A write transaction, committed on success; `lock` serializes it with every other
         transaction taking the same lock, in any process. Inside transaction(), a part of
-        that one."""
+        that one. `wait=False`: raise StoreBusy at once (PostgreSQL: within 100 ms) when
+        another writer holds a lock it needs, for a caller that must not block."""
         current = getattr(self._current, "conn", None)
         if current is not None:
             yield current
             return
         with self._serial, self._engine.connect() as conn:
-            conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                if lock is not None and self._postgres:
-                    conn.execute(select(func.pg_advisory_xact_lock(_LOCKS[lock])))
-                yield conn
+            conn.execution_options(**{_WRITE: True, _NOWAIT: not wait})
+            try:
+                with conn.begin():
+                    if not wait and self._postgres:
+                        conn.exec_driver_sql(
+                            f"SET LOCAL lock_timeout = '{NOWAIT_LOCK_TIMEOUT}'")
+                    if lock is not None and self._postgres:
+                        conn.execute(select(func.pg_advisory_xact_lock(_LOCKS[lock])))
+                    yield conn
+            except OperationalError as exc:
+                if not wait and _busy(exc):
+                    raise StoreBusy(str(exc.orig)) from exc
+                raise

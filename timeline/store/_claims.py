@@ -118,16 +118,18 @@ class ClaimsMixin(StoreBase):
         with self._write() as conn:
             return conn.execute(stmt).rowcount == 1
 
-    def record_outcomes(self, outcomes: Iterable[Outcome], owner: str, now: datetime) -> int:
+    def record_outcomes(self, outcomes: Iterable[Outcome], owner: str, now: datetime, *,
+                        wait: bool = True) -> int:
         """Record many send outcomes in one transaction (group commit); returns how many
-        rows `owner` still held. Same rules as mark_sent / mark_retry / mark_dead."""
+        rows `owner` still held. Same rules as mark_sent / mark_retry / mark_dead.
+        `wait=False`: StoreBusy at once if another writer holds the lock (nothing written)."""
         now = utc(now)
         by_values: dict[tuple[Any, ...], list[str]] = {}
         for o in outcomes:
             retry_at = utc(o.next_attempt_at) if o.next_attempt_at else None
             by_values.setdefault((o.state, o.error, retry_at, o.late), []).append(o.key)
         recorded = 0
-        with self._write() as conn:
+        with self._write(wait=wait) as conn:
             for (state, error, retry_at, late), keys in by_values.items():
                 params = {"b_owner": owner, "b_now": now, "b_state": state, "b_late": late,
                           "b_error": error, "b_retry_at": retry_at}

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -91,8 +91,8 @@ def allowed_host(host: str, allowed: list[str]) -> bool:
 
 def create_app(source: TimelineSource, *, base_url: str | None = None,
                today: Callable[[], date] | None = None,
-               health: Callable[[], dict[str, Any]] | None = None,
-               metrics: Callable[[], str] | None = None, lang: Lang = "zh",
+               health: Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]] | None = None,
+               metrics: Callable[[], str | Awaitable[str]] | None = None, lang: Lang = "zh",
                feed_cache_size: int = 64, allowed_hosts: list[str] | None = None
                ) -> Starlette:
     """The web app serving `source`. `today` defaults to the date in the timeline's zone;
