@@ -265,8 +265,8 @@ def startup_main(port: int, m: int, where: str) -> dict:
     armed = threading.Event()
     original = daemon.arm
 
-    def arm() -> None:
-        original()
+    async def arm() -> None:
+        await original()
         if hasattr(daemon, "scheduler"):
             armed.set()
 

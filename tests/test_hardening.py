@@ -306,7 +306,10 @@ def test_sigterm_with_the_store_locked_by_another_process_still_ends_it(
             time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1.0)
             assert not receiver.snapshot()
             signalled = time.monotonic()
-            code = daemon.stop(timeout=20)
+            daemon.signal(signal.SIGTERM)
+            # answered at once: the loop itself never waits for the lock
+            daemon.wait_log(r"INFO timeline\.daemon: stopping", timeout=1.5)
+            code = daemon.wait(timeout=20)
             took = time.monotonic() - signalled
         finally:
             holder.rollback()
