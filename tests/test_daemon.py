@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -444,6 +445,54 @@ def test_two_daemons_on_one_postgresql_send_each_key_once(
     counts = receiver.ids()
     assert set(counts) == {key(i, due) for i in ids}
     assert [k for k, n in counts.items() if n != 1] == []
+    assert first.stop() == 0 and second.stop() == 0
+
+
+def test_dates_moved_just_before_their_time_go_out_at_the_new_time_from_either_daemon(
+        tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path], pg_database: str,
+        daemons: Callable[..., DaemonProcess]) -> None:
+    """Two daemons on one PostgreSQL; 300 reminders fall due together, each daemon claims
+    some of them ahead (2 s before) and waits to send them. 1 s before that time the dates
+    move and the first daemon reloads, the second only after the old time: a reload gives
+    back only what its own process prepared, so what the other holds is moved in the store
+    and dropped by its holder at its last look. None goes out at the old time; each goes
+    out once at the new one."""
+    config = setup(store=pg_database, concurrency=4)
+    ids = [f"mv-{i:03d}" for i in range(300)]
+    old = at(9.0)
+    new = old + timedelta(seconds=3)
+    events = tmp_path / "events.yaml"
+    write_events(events, [deadline(i, old) for i in ids])
+    first = daemons(config, "first").start()
+    second = daemons(config, "second").start()
+    first.ready(15)
+    second.ready(15)
+    time.sleep(max(0.0, (old - datetime.now(SH)).total_seconds() - 1.2))
+    # both hold prepared rows by now (claimed 2 s ahead); nothing is sent yet
+    assert in_state(config, "sending") and not receiver.snapshot()
+    write_events(events, [deadline(i, new) for i in ids])
+    # One after the other, as an operator's loop over the hosts does, the second only once
+    # the old time has passed: until then it holds what it prepared for the old time.
+    first.signal(signal.SIGHUP)
+    first.wait_log(r"reloaded ", 5)
+    assert datetime.now(SH) < old, "the reload ended after the old time: too slow a machine"
+    time.sleep(max(0.0, (old - datetime.now(SH)).total_seconds() + 0.3))
+    second.signal(signal.SIGHUP)
+    second.wait_log(r"reloaded ", 5)
+
+    # Keys name the minute: within one minute the rows are moved (same key), across one
+    # the old keys are cancelled and new ones planned; either way, judged by the clock.
+    moved = {key(i, new) for i in ids}
+    poll(lambda: moved <= in_state(config, "sent"), 15, "every moved reminder sent")
+    time.sleep(0.5)
+    # the reload's change notices ("…/change-1/hook") go out at once; the reminders:
+    reminders = [h for h in receiver.snapshot() if "/change-" not in h.id]
+    counts = Counter(h.id for h in reminders)
+    assert set(counts) == moved
+    assert [k for k, n in counts.items() if n != 1] == []
+    early = [(h.id, round(new.timestamp() - h.at, 3)) for h in reminders
+             if h.at < new.timestamp() - 0.01]  # the file holds milliseconds
+    assert early == []  # none at the old time, nor anywhere before the new one
     assert first.stop() == 0 and second.stop() == 0
 
 

@@ -635,3 +635,37 @@ def test_a_write_that_must_not_wait_says_busy_at_once(store: Store, raw: Engine)
     timer.join()
     row = store.get("k1")
     assert row is not None and row.state == "sent"
+
+
+# ── a re-plan meets what another instance prepared ───────────────────────────────────────
+def test_a_replan_moves_or_cancels_what_another_instance_only_prepared(store: Store) -> None:
+    """Rows another instance claimed ahead of their time (prepared, not yet due) follow a
+    re-plan like waiting rows: moved ones wait again at the new time, dropped ones are
+    cancelled, their claims and attempts undone, so the holder's last look finds them no
+    longer its own. Rows due now or within PREPARED_MARGIN may be on the wire: untouched."""
+    from timeline.store._outbox import PREPARED_MARGIN
+
+    now = T0
+    soon = now + timedelta(seconds=1.5)  # claimed 2 s ahead, as the dispatcher does
+    store.add_planned([planned("moves", soon), planned("goes", soon, "gone"),
+                       planned("on-the-wire", now + PREPARED_MARGIN / 2),
+                       planned("mine-stays", soon, "other")], now=now)
+    claimed = store.claim_due(now, "holder", limit=10, horizon=now + timedelta(seconds=2))
+    assert {row.key for row in claimed} == {"moves", "goes", "on-the-wire", "mine-stays"}
+    assert store.still_claimed([row.key for row in claimed], "holder") == {
+        "moves", "goes", "on-the-wire", "mine-stays"}
+
+    later = soon + timedelta(seconds=3)
+    store.add_planned([planned("moves", later), planned("on-the-wire", later)], now=now)
+    assert store.cancel_except(["gone", "ev"], {"moves", "on-the-wire"}, now) == 1
+
+    moved, gone, wire, stays = (store.get(k) for k in
+                                ("moves", "goes", "on-the-wire", "mine-stays"))
+    assert moved is not None and (moved.state, moved.due_at, moved.lease_owner,
+                                  moved.attempts) == ("pending", later, None, 0)
+    assert gone is not None and (gone.state, gone.lease_owner) == ("cancelled", None)
+    assert wire is not None and (wire.state, wire.lease_owner) == ("sending", "holder")
+    assert stays is not None and (stays.state, stays.lease_owner) == ("sending", "holder")
+    assert store.still_claimed(["moves", "goes", "on-the-wire", "mine-stays"],
+                               "holder") == {"on-the-wire", "mine-stays"}
+    assert store.still_claimed(["on-the-wire"], "someone-else") == set()

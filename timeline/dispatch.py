@@ -359,10 +359,42 @@ class Dispatcher:
                                       self._timers[when][1])
                 return
             _, batches = self._timers.pop(when)
+            task = asyncio.ensure_future(still_ours(batches))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        async def still_ours(batches: list[_Batch]) -> None:
+            """The last look before sending what waited prepared: another instance's re-plan
+            may have moved or cancelled some of it in the store since the claim (this
+            process's own gives its prepared batches back first). A batch with a row no
+            longer held is not sent: its other rows go back to be claimed and rendered anew
+            at once. Still counted as waiting until queued, so the pass does not end."""
+            keys = [row.key for batch in batches for row in batch.rows]
+            try:
+                held: set[str] | None = await asyncio.to_thread(
+                    self.store.still_claimed, keys, self.owner)
+            except Exception as exc:  # cannot tell: send as claimed, as before this look
+                log.warning("could not look whether %d prepared delivery(ies) are still "
+                            "ours: %s; sending them as claimed", len(keys), exc)
+                held = None
+            dropped = 0
+            back: list[Delivery] = []
             for batch in batches:
-                if self._prepared.pop(batch.number, None) is batch:  # else taken back
-                    self._waiting -= len(batch.rows)
+                if self._prepared.pop(batch.number, None) is not batch:
+                    continue  # taken back meanwhile (a re-plan here, a stop)
+                self._waiting -= len(batch.rows)
+                if held is None or all(row.key in held for row in batch.rows):
                     queue.put_nowait(batch)
+                    continue
+                self.in_flight.pop(batch.number, None)
+                kept = [row for row in batch.rows if row.key in held]
+                dropped += len(batch.rows) - len(kept)
+                back.extend(kept)
+            if dropped:
+                log.info("%d prepared delivery(ies) not sent: moved or cancelled by a "
+                         "re-plan since they were claimed", dropped)
+            if back:
+                await self._release(back)
             wake.set()
 
         def schedule(batch: _Batch) -> None:

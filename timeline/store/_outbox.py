@@ -9,14 +9,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Connection,
     DateTime,
     Row,
     Text,
+    and_,
     bindparam,
     false,
     func,
     literal_column,
+    or_,
     select,
     type_coerce,
     update,
@@ -56,6 +59,18 @@ _EXISTING = select(deliveries.c.key, deliveries.c.state, deliveries.c.due_at,
                    deliveries.c.next_attempt_at)
 _SQLITE_EXISTING = ('SELECT "key", state, due_at, payload, next_attempt_at FROM deliveries'
                     ' WHERE "key" IN ({})')
+# A row another instance claimed ahead of its time and waits to send (prepared): a re-plan
+# may still move or cancel it, until this close to its time; its holder looks before
+# sending (Store.still_claimed) and drops what is no longer its own. Closer than this, the
+# send may be under way, and the holder sends it as claimed.
+PREPARED_MARGIN = timedelta(seconds=0.25)
+
+
+def _prepared(now: datetime) -> ColumnElement[bool]:
+    """Claimed, and not due before now + PREPARED_MARGIN: not being sent yet."""
+    return and_(SENDING, run_at > utc(now) + PREPARED_MARGIN)
+
+
 # Only rows still as planned: a retry's or an operator's next_attempt_at is left alone.
 _MOVE = (
     update(deliveries)
@@ -63,6 +78,16 @@ _MOVE = (
            deliveries.c.next_attempt_at.is_(None))
     .values(due_at=bindparam("due_at"), payload=bindparam("payload"),
             updated_at=bindparam("updated_at"))
+)
+# The same for a row claimed ahead elsewhere: waiting again at its new time, the claim and
+# its attempt undone (as a release does), so its holder finds it no longer its own.
+_MOVE_PREPARED = (
+    update(deliveries)
+    .where(deliveries.c.key == bindparam("b_key"), SENDING,
+           deliveries.c.next_attempt_at.is_(None), deliveries.c.due_at > bindparam("b_after"))
+    .values(state="pending", due_at=bindparam("due_at"), payload=bindparam("payload"),
+            updated_at=bindparam("updated_at"), attempts=deliveries.c.attempts - 1,
+            lease_owner=None, lease_until=None)
 )
 # A cancelled delivery the plan wants again (its event moved back): waiting once more.
 _REVIVE = (
@@ -170,8 +195,10 @@ class OutboxMixin(StoreBase):
 
         A waiting delivery whose due time or payload changed is updated, unless it already
         has a `next_attempt_at` (a retry's back-off or an operator's retry); a cancelled one
-        planned again is revived (its event moved back). Anything else with a known key
-        (sent, sending, dead, missed) is left alone: a key is sent at most once.
+        planned again is revived (its event moved back); one claimed ahead of its time
+        (prepared, see PREPARED_MARGIN) is moved and waits again. Anything else with a
+        known key (sent, being sent, dead, missed) is left alone: a key is sent at most
+        once.
         """
         now = utc(now or datetime.now(UTC))
         planned: dict[str, PlannedDelivery] = {}
@@ -179,6 +206,7 @@ class OutboxMixin(StoreBase):
             utc(item.due_at)  # refuse a naive time before writing anything
             planned[item.key] = item
         keys = sorted(planned)  # one lock order for every writer: no deadlocks
+        after = now + PREPARED_MARGIN
         inserted = 0
         with self._write(lock="plan") as conn:
             for chunk in chunks(keys):
@@ -188,6 +216,7 @@ class OutboxMixin(StoreBase):
                 texts = {key: None if planned[key].payload is None
                          else encode_json(planned[key].payload) for key in chunk}
                 moved: list[dict[str, Any]] = []
+                moved_prepared: list[dict[str, Any]] = []
                 revived: list[dict[str, Any]] = []
                 for key in chunk:
                     item = planned[key]
@@ -199,24 +228,29 @@ class OutboxMixin(StoreBase):
                               "updated_at": now}
                     if row.state == "cancelled":
                         revived.append(change)
-                    elif (row.state in ACTIVE_STATES and row.next_attempt_at is None
+                    elif (row.next_attempt_at is None
                           and (row.due_at != self._stored_time(item.due_at)
                                or row.payload != texts[key])):
-                        moved.append(change)
+                        if row.state in ACTIVE_STATES:
+                            moved.append(change)
+                        elif row.state == "sending":  # the statement checks it is prepared
+                            moved_prepared.append({**change, "b_after": after})
                 if new:
                     inserted += self._insert_new(conn, new, texts, now)
                 if moved:
                     conn.execute(_MOVE, moved)
+                if moved_prepared:
+                    conn.execute(_MOVE_PREPARED, moved_prepared)
                 if revived:
                     conn.execute(_REVIVE, revived)
         return inserted
 
     def cancel_except(self, event_ids: Iterable[str] | None, keep_keys: set[str],
                       now: datetime) -> int:
-        """Cancel waiting deliveries of `event_ids` (of every event when None) whose key is
-        not in `keep_keys`: their event moved or went away. Returns how many."""
+        """Cancel waiting (or prepared) deliveries of `event_ids` (of every event when None)
+        whose key is not in `keep_keys`: their event moved or went away. Returns how many."""
         now = utc(now)
-        query = select(deliveries.c.key).where(ACTIVE)
+        query = select(deliveries.c.key).where(or_(ACTIVE, _prepared(now)))
         with self._write(lock="plan") as conn:
             if event_ids is None:
                 candidates = set(conn.execute(query).scalars())
@@ -237,7 +271,8 @@ class OutboxMixin(StoreBase):
         stay. Returns how many."""
         now = utc(now)
         query = select(deliveries.c.key).where(
-            ACTIVE, deliveries.c.due_at >= utc(first), deliveries.c.due_at <= utc(last),
+            or_(ACTIVE, _prepared(now)), deliveries.c.due_at >= utc(first),
+            deliveries.c.due_at <= utc(last),
             # The plan's payloads have no "kind"; notices and summaries say theirs.
             deliveries.c.payload.is_not(None),
             type_coerce(deliveries.c.payload, Text).not_like('%"kind"%'))
@@ -295,10 +330,17 @@ class OutboxMixin(StoreBase):
 
 
 def _cancel(conn: Connection, keys: set[str], now: datetime) -> int:
-    """Cancel those of `keys` still waiting; returns how many."""
+    """Cancel those of `keys` still waiting or only prepared; returns how many. A prepared
+    one's claim and attempt are undone, so its holder finds it no longer its own."""
     cancelled = 0
     for chunk in chunks(sorted(keys)):
         result = conn.execute(update(deliveries).where(deliveries.c.key.in_(chunk), ACTIVE)
                               .values(state="cancelled", updated_at=now))
+        cancelled += result.rowcount
+        result = conn.execute(update(deliveries)
+                              .where(deliveries.c.key.in_(chunk), _prepared(now))
+                              .values(state="cancelled", updated_at=now,
+                                      attempts=deliveries.c.attempts - 1,
+                                      lease_owner=None, lease_until=None))
         cancelled += result.rowcount
     return cancelled
