@@ -42,8 +42,8 @@ from timeline.loader import LoadedTimeline
 from timeline.model import Event as EventModel
 from timeline.model import Recurring, Story, Timeline, Window
 from timeline.recurrence import build_rule
+from timeline.source import Snapshot
 from timeline.web.feeds import FeedCache, FeedKey
-from timeline.web.source import Snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 _EVENT: TypeAdapter[Any] = TypeAdapter(EventModel)
@@ -239,7 +239,8 @@ def http_rows(duration: int, events: int) -> list[dict[str, Any]]:
     else:
         timeline = ("from timeline.loader import load_timeline; "
                     f"loaded = load_timeline({str(REPO / 'events.yaml')!r}); ")
-    code = (f"{timeline}from timeline.web import TimelineSource, serve; "
+    code = (f"{timeline}from timeline.source import TimelineSource; "
+            "from timeline.web import serve; "
             f"serve(TimelineSource(loaded), '127.0.0.1', {port}, log_level='warning', "
             "access_log=False)")
     server = subprocess.Popen([sys.executable, "-c", code])

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 from pydantic import Field, SecretStr
 
-from notifiers.base import NotifierSettings, SendResult
+from notifiers.base import RETRY_AFTER_MAX, NotifierSettings, SendResult
 
 __all__ = [
     "HttpSettings",
@@ -58,9 +58,6 @@ def json_bytes(body: Any) -> bytes:
     matters against byte limits, and the exact bytes can be signed before sending."""
     return _ENCODER.encode(body).encode()
 
-
-# The longest wait a Retry-After may ask for; a day is beyond any rate limit's window.
-RETRY_AFTER_MAX = 86_400.0
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Message", "MessageItem", "Notifier", "NotifierSettings", "SendResult"]
+__all__ = ["RETRY_AFTER_MAX", "Message", "MessageItem", "Notifier", "NotifierSettings",
+           "SendResult"]
 
 MessageKind = Literal["reminder", "digest", "change", "missed", "test"]
 
@@ -53,6 +54,12 @@ class Message:
     late: bool = False  # sent after its due time (the daemon was down)
     # What a notifier worked out ahead of the send (see Notifier.prepare), by its type_name.
     prepared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+# The longest wait a receiver's (or a plugin's) retry hint may impose: a day is beyond any
+# rate limit's window, and a timedelta would overflow on "inf". HTTP's Retry-After and the
+# dispatcher's back-off both bound by it.
+RETRY_AFTER_MAX = 86_400.0
 
 
 @dataclass(frozen=True)

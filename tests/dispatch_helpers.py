@@ -11,8 +11,8 @@ from timeline.config import Settings, parse_settings
 from timeline.daemon import build_notifiers
 from timeline.dispatch import Dispatcher
 from timeline.loader import LoadedTimeline
+from timeline.source import TimelineSource
 from timeline.store import Store
-from timeline.web.source import TimelineSource
 
 
 def webhook_settings(url: str, *, hook: str = "", top: str = "") -> Settings:

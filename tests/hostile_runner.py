@@ -68,7 +68,7 @@ def _events_row(path: Path, work: Path) -> dict[str, Any]:
     from timeline.loader import load_timeline
     from timeline.occurrences import iter_occurrences
     from timeline.preview import preview_messages
-    from timeline.web import TimelineSource
+    from timeline.source import TimelineSource
     from timeline.web.app import create_app
 
     try:

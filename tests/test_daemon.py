@@ -47,8 +47,8 @@ from timeline.dispatch import PREPARE_AHEAD, Dispatcher
 from timeline.loader import load_timeline
 from timeline.plan import occurrence_token
 from timeline.reload import apply_timeline
+from timeline.source import TimelineSource
 from timeline.store import Store
-from timeline.web.source import TimelineSource
 
 PG_SERVER = os.environ.get("TIMELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -17,7 +17,7 @@ from timeline.feed import render_feed
 from timeline.loader import parse_timeline
 from timeline.occurrences import iter_occurrences
 from timeline.plan import plan_reminders
-from timeline.web import TimelineSource
+from timeline.source import TimelineSource
 from timeline.web.app import create_app
 
 RECALL, PRECISION, KIND_AND_PRECISION = 0.95, 0.90, 0.90

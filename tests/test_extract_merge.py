@@ -22,7 +22,7 @@ from timeline.extract.merge import merge
 from timeline.extract.propose import Candidate, Evidence
 from timeline.loader import load_timeline
 from timeline.model import Recurring
-from timeline.web import TimelineSource
+from timeline.source import TimelineSource
 from timeline.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

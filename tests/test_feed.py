@@ -545,8 +545,8 @@ def test_english_falls_back_to_the_chinese_text_where_none_is_written(events_pat
 
 
 def test_a_time_given_with_another_offset_reads_as_the_events_wall_clock() -> None:
+    from timeline.source import TimelineSource
     from timeline.web.page import render_page
-    from timeline.web.source import TimelineSource
 
     loaded = parse_timeline("""
 stories:

@@ -333,7 +333,7 @@ def test_sigterm_with_the_store_locked_by_another_process_still_ends_it(
 @pytest.fixture
 def app_for(tmp_path: Path) -> object:
     from timeline.loader import load_timeline
-    from timeline.web import TimelineSource
+    from timeline.source import TimelineSource
     from timeline.web.app import create_app
 
     root = Path(__file__).resolve().parent.parent

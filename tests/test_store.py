@@ -26,9 +26,16 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from timeline.errors import ConfigError
-from timeline.feed import Revision
 from timeline.loader import LoadedTimeline, parse_timeline
-from timeline.store import SCHEMA_VERSION, STATES, Delivery, PlannedDelivery, Store, _schema
+from timeline.store import (
+    SCHEMA_VERSION,
+    STATES,
+    Delivery,
+    PlannedDelivery,
+    Revision,
+    Store,
+    _schema,
+)
 from timeline.store._base import engine_url, make_engine
 
 PG_SERVER = os.environ.get("TIMELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -18,10 +18,11 @@ from starlette.routing import Route
 
 import timeline.feed
 import timeline.web.app
-from timeline.feed import Revision, render_feed
+from timeline.feed import render_feed
 from timeline.loader import LoadedTimeline, parse_timeline
-from timeline.store import Store
-from timeline.web import TimelineSource, create_app
+from timeline.source import TimelineSource
+from timeline.store import Revision, Store
+from timeline.web import create_app
 from timeline.web.feeds import FeedCache, FeedKey
 from timeline.web.openapi import openapi
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from timeline.loader import LoadedTimeline
-from timeline.web import TimelineSource
+from timeline.source import TimelineSource
 
 from .web_helpers import running_server
 

@@ -19,7 +19,7 @@ from icalendar import Calendar
 
 from timeline.feed import render_feed
 from timeline.loader import LoadedTimeline
-from timeline.web import TimelineSource
+from timeline.source import TimelineSource
 
 from .web_helpers import edited_timeline, free_port, running_server
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from timeline.loader import LoadedTimeline, parse_timeline
-from timeline.web import TimelineSource, make_server
+from timeline.source import TimelineSource
+from timeline.web import make_server
 
 __all__ = ["edited_timeline", "free_port", "running_server"]
 

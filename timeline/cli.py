@@ -27,6 +27,7 @@ from timeline.loader import LoadedTimeline, load_timeline
 from timeline.model import FIRST_YEAR, LAST_YEAR, SLUG
 from timeline.occurrences import Occurrence, iter_occurrences
 from timeline.recurrence import add_years, yearly_count
+from timeline.store import STATES
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_EVENTS = "events.yaml"
@@ -313,8 +314,7 @@ def _open_store(settings: Settings) -> Any:
 
 @cli.command()
 @config_option
-@click.option("--state", type=click.Choice(["pending", "sending", "sent", "retrying", "dead",
-                                            "missed", "cancelled"]), help="Only this state.")
+@click.option("--state", type=click.Choice(STATES), help="Only this state.")
 @click.option("--limit", type=int, default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors

@@ -42,8 +42,8 @@ from timeline.errors import ValidationFailed
 from timeline.loader import LoadedTimeline, load_timeline, part_files
 from timeline.process import run_until_stopped
 from timeline.reload import apply_timeline
+from timeline.source import TimelineSource
 from timeline.store import Store
-from timeline.web.source import TimelineSource
 
 __all__ = ["Daemon", "build_notifiers", "run_daemon"]
 

@@ -24,9 +24,9 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notifiers.base import Message, Notifier, SendResult
+from notifiers.base import RETRY_AFTER_MAX, Message, Notifier, SendResult
 from timeline.config import Settings
-from timeline.feed import Revision, render_feed
+from timeline.feed import render_feed
 from timeline.loader import LoadedTimeline
 from timeline.messages import (
     ReminderLine,
@@ -38,8 +38,8 @@ from timeline.messages import (
     reminder_message,
 )
 from timeline.plan import digest_slot
-from timeline.store import Delivery, Outcome, PlannedDelivery, Store, StoreBusy
-from timeline.web.source import TimelineSource
+from timeline.source import TimelineSource
+from timeline.store import Delivery, Outcome, PlannedDelivery, Revision, Store, StoreBusy
 
 __all__ = ["PREPARE_AHEAD", "Dispatcher", "RateLimiter"]
 
@@ -64,8 +64,6 @@ PREPARE_AHEAD = timedelta(seconds=2)
 PREPARE_MAX = 20_000
 # With this many prepared, they are moved out of the collector's sight (see _freeze_young).
 FREEZE_PREPARED = 1_000
-# The longest wait a notifier's retry hint may impose (timedelta would overflow on "inf").
-RETRY_AFTER_LIMIT = 86_400.0
 # Seconds before an outcome the store refused is offered again (while the claim holds).
 RECORD_RETRY = 1.0
 RECORD_WARN_EVERY = 5.0
@@ -748,7 +746,7 @@ class Dispatcher:
         base = reminders.retry_base.total_seconds() * (2 ** max(attempts - 1, 0))
         delay = min(base, reminders.retry_max.total_seconds()) * random.uniform(0.5, 1.5)
         if retry_after is not None:  # a plugin's own hint, bounded as the HTTP ones are
-            delay = max(delay, min(retry_after, RETRY_AFTER_LIMIT))
+            delay = max(delay, min(retry_after, RETRY_AFTER_MAX))
         return timedelta(seconds=delay)
 
     def _finish(self, batch: _Batch, result: SendResult) -> None:

@@ -2,13 +2,11 @@
 
     TimelineError
      ├── ConfigError            deployment settings are wrong (file, key, env var)
-     ├── ValidationFailed       an events file has problems; carries every Problem found
-     └── DeliveryError          a notifier could not deliver a message
-          ├── RetryableDelivery   try again later (timeouts, 5xx, 429, rate-limit errcodes)
-          └── PermanentDelivery   retrying cannot help (bad key, 4xx, rejected payload)
+     └── ValidationFailed       an events file has problems; carries every Problem found
 
 Everything the CLI prints as an error derives from TimelineError, so a user never sees a
-traceback for bad input.
+traceback for bad input. A send that fails is no exception: a notifier returns a
+`notifiers.base.SendResult` (delivered, retryable with the receiver's hint, permanent).
 """
 
 from __future__ import annotations
@@ -17,10 +15,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ConfigError",
-    "DeliveryError",
-    "PermanentDelivery",
     "Problem",
-    "RetryableDelivery",
     "TimelineError",
     "ValidationFailed",
 ]
@@ -62,19 +57,3 @@ class ValidationFailed(TimelineError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class DeliveryError(TimelineError):
-    """A notifier failed to deliver a message."""
-
-
-class RetryableDelivery(DeliveryError):
-    """The failure is transient; `retry_after` (seconds) is the receiver's hint, if any."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentDelivery(DeliveryError):
-    """The receiver refused the message for good."""

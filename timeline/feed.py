@@ -30,24 +30,17 @@ from timeline.model import (
 )
 from timeline.occurrences import AnyEvent, matches
 from timeline.recurrence import Rule, default_duration, horizon_end
+from timeline.store import Revision
 from timeline.vtimezone import vtimezone
 from timeline.workdays import is_estimated
 
-__all__ = ["FeedRenderer", "Revision", "default_revision", "render_feed"]
+__all__ = ["FeedRenderer", "default_revision", "render_feed"]
 
 PRODID = f"-//policy-timeline//policy-timeline {__version__}//ZH"
 REFRESH = timedelta(hours=6)
 UID_DOMAIN = "policy-timeline"
 # All-day reminders ring at this local time, matching the chat reminders' default send_at.
 ALL_DAY_ALARM_AT = timedelta(hours=9)
-
-
-@dataclass(frozen=True)
-class Revision:
-    """What the store knows of an event's history: feeds SEQUENCE and LAST-MODIFIED."""
-
-    sequence: int
-    modified: datetime  # aware, UTC
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from timeline.store._records import (
     EventChange,
     Outcome,
     PlannedDelivery,
+    Revision,
 )
 from timeline.store._schema import SCHEMA_VERSION
 from timeline.store._store import Store
@@ -39,6 +40,7 @@ __all__ = [
     "EventChange",
     "Outcome",
     "PlannedDelivery",
+    "Revision",
     "Store",
     "StoreBusy",
 ]

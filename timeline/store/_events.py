@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, func, insert, select, update
 
 from timeline.store._base import StoreBase
-from timeline.store._records import EventChange, utc
+from timeline.store._records import EventChange, Revision, utc
 from timeline.store._schema import events
 
-if TYPE_CHECKING:  # the feed pulls in icalendar: too heavy for `timeline deliveries`
-    from timeline.feed import Revision
+if TYPE_CHECKING:
     from timeline.loader import LoadedTimeline
 
 __all__ = ["EventsMixin"]
@@ -91,8 +90,6 @@ class EventsMixin(StoreBase):
 
     def revisions(self) -> dict[str, Revision]:
         """Sequence and last-modified time of every event still in the file."""
-        from timeline.feed import Revision
-
         query = select(events.c.id, events.c.sequence, events.c.modified).where(
             events.c.removed.is_(None))
         with self._read() as conn:

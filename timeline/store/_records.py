@@ -13,6 +13,7 @@ __all__ = [
     "DeliveryState",
     "EventChange",
     "PlannedDelivery",
+    "Revision",
     "utc",
 ]
 
@@ -33,6 +34,14 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: the store needs an aware (UTC) time")
     return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What the store knows of an event's history: feeds SEQUENCE and LAST-MODIFIED."""
+
+    sequence: int
+    modified: datetime  # aware, UTC
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,12 @@ from starlette.routing import Route
 
 from timeline.formatting import Lang
 from timeline.occurrences import matches
+from timeline.source import Snapshot, TimelineSource
 from timeline.web import negotiate as neg
 from timeline.web.agenda import upcoming_json
 from timeline.web.feeds import FeedCache, FeedKey
 from timeline.web.openapi import openapi
 from timeline.web.page import render_page
-from timeline.web.source import Snapshot, TimelineSource
 
 __all__ = ["FEED_KINDS", "create_app"]
 

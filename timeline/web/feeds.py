@@ -22,7 +22,7 @@ import anyio.to_thread
 from timeline.feed import FeedRenderer, default_revision
 from timeline.formatting import Lang
 from timeline.occurrences import matches
-from timeline.web.source import Snapshot
+from timeline.source import Snapshot
 
 __all__ = ["CachedFeed", "FeedCache", "FeedKey"]
 

@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from timeline.formatting import Lang
+from timeline.source import Snapshot
 from timeline.web.feeds import CachedFeed, FeedKey
-from timeline.web.source import Snapshot
 
 __all__ = ["accepts_gzip", "bad_request", "check_known", "filename", "language", "not_modified",
            "slug", "slugs"]

@@ -17,8 +17,8 @@ import segno
 from timeline.formatting import Lang, format_when, precision_label
 from timeline.model import Deadline, Happening, Precision, Recurring, Story, Window
 from timeline.occurrences import AnyEvent, Occurrence
+from timeline.source import Snapshot
 from timeline.web.agenda import Upcoming, next_recurring, upcoming
-from timeline.web.source import Snapshot
 from timeline.web.style import CSS
 from timeline.web.svg import chart_svg
 from timeline.web.text import HTML_LANG, WEEKDAYS, kind_label, t

@@ -18,8 +18,8 @@ import uvicorn
 
 from timeline.formatting import Lang
 from timeline.loader import load_timeline
+from timeline.source import TimelineSource
 from timeline.web.app import create_app
-from timeline.web.source import TimelineSource
 
 __all__ = ["make_server", "run_server", "serve"]
 

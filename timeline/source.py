@@ -1,4 +1,5 @@
-"""What the web app publishes: the current timeline, its revisions and a version number.
+"""The timeline in effect: what the web app publishes and the dispatcher renders from, with
+its revisions and a version number.
 
 The daemon owns one `TimelineSource` and calls `update()` after each reload; the app reads
 `snapshot()` on every request, so a reload is picked up without restarting the server. The
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from timeline.feed import Revision
 from timeline.loader import LoadedTimeline
+from timeline.store import Revision
 
 __all__ = ["Snapshot", "TimelineSource"]
 
