@@ -26,13 +26,15 @@ MessageKind = Literal["reminder", "digest", "change", "missed", "test"]
 class MessageItem:
     """One reminder (or change) inside a message, as structured data for machine receivers."""
 
-    key: str  # the delivery key: event/occurrence/lead/notifier
+    # The delivery key: event/occurrence/lead/notifier; in a digest, a line falling due in
+    # its days is `event/occurrence` (no reminder of its own; see `extra["section"]`).
+    key: str
     event: str  # event id
     story: str
     title: str
     occurrence: date | datetime | None  # the day (or moment) the reminder is about
-    lead: str  # "7d", "2h", "0m"
-    due: datetime  # when the reminder was due to go out
+    lead: str  # "7d", "2h", "0m"; "" for a digest's line falling due
+    due: datetime  # when the reminder (for a digest's line falling due, the digest) was due
     days_left: int | None = None
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

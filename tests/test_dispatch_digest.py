@@ -1,5 +1,6 @@
-"""A digest row in the outbox becomes one message listing what falls due in its period,
-sent through the notifier like any reminder (in process, real store and real receiver)."""
+"""A digest row in the outbox becomes one message listing what falls due in its period and
+what a lead time announces beyond it, sent through the notifier like any reminder (in
+process, real store and real receiver)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from timeline.loader import LoadedTimeline, parse_timeline
 from timeline.plan import plan_reminders
 from timeline.store import PlannedDelivery
 
-# Monday 2024-05-20 09:00 in Shanghai: the week up to 05-27 holds one reminder of the
-# repo's timeline, diesel window 1 closing on 05-31 (its 7-day reminder on Friday 05-24).
+# Monday 2024-05-20 09:00 in Shanghai: in the week 05-20..05-26 of the repo's timeline fall
+# window 1's office days (Tuesday 05-21, Friday 05-24), and one reminder announces what lies
+# beyond it: diesel window 1 closing on 05-31 (its 7-day reminder on Friday 05-24).
 MONDAY_9AM = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
 
 
-async def test_a_weekly_digest_lists_the_weeks_reminders(
+async def test_a_weekly_digest_lists_its_weeks_items_then_what_a_lead_time_announces(
         receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
     settings = webhook_settings(f"{receiver.url}/digest",
                                 hook="reminders: false, digest: weekly mon 09:00")
@@ -34,10 +36,13 @@ async def test_a_weekly_digest_lists_the_weeks_reminders(
     body = receiver.last.json()
     assert body["kind"] == "digest"
     assert receiver.last.headers["webhook-id"] == key
-    assert [item["event"] for item in body["items"]] == ["diesel-window-1"]
-    assert body["items"][0]["occurrence"] == "2024-05-31"
-    assert body["items"][0]["days_left"] == 11  # counted from the digest's Monday
-    assert "2024-05-20" in body["title"] and "2024-05-27" in body["title"]
+    assert [(item["event"], item["occurrence"], item["extra"]["section"])
+            for item in body["items"]] == [
+        ("diesel-office-hours-window-1", "2024-05-21", "due"),
+        ("diesel-office-hours-window-1", "2024-05-24", "due"),
+        ("diesel-window-1", "2024-05-31", "ahead")]
+    assert [item["days_left"] for item in body["items"]] == [1, 4, 11]  # from its Monday
+    assert body["title"] == "【政策摘要】2024-05-20 至 2024-05-26：2项到期，另有1项提前提醒"
     assert store.get(key).state == "sent"
     store.close()
 
@@ -75,7 +80,7 @@ async def test_a_digest_sent_before_a_holiday_speaks_for_its_own_week(
     body = receiver.last.json()
     assert [item["event"] for item in body["items"]] == ["within"]
     assert body["items"][0]["days_left"] == 6
-    assert "2024-09-16 至 2024-09-23" in body["title"]
+    assert body["title"] == "【政策摘要】2024-09-16 至 2024-09-22：1项到期"
     store.close()
 
 

@@ -59,7 +59,8 @@ routes:
 async def test_preview_shows_digests_as_the_dispatcher_sends_them(
         receiver: Receiver, client: httpx.AsyncClient) -> None:
     # Monday 10 June 2024 is the Dragon Boat Festival: that week's digest goes out on
-    # Friday the 7th and lists the forms' reminders of Thursday the 13th, in English.
+    # Friday the 7th. Nothing falls due in its week (10 to 16 June); it announces the forms
+    # due on the 20th, whose 7-day reminders fall due in it (Thursday the 13th), in English.
     loaded = parse_timeline(EVENTS)
     settings = parse_settings(f"""
 reminders: {{horizon: 14d}}
@@ -75,8 +76,10 @@ routes:
         ("digest/2024-06-03/weekly/hook", date(2024, 6, 3)),
         ("digest/2024-06-10/weekly/hook", date(2024, 6, 7))]
     empty, forms = (s.message for s in shown)
-    assert empty.title == "Policy digest: nothing due 2024-06-03 – 2024-06-10"
-    assert forms.title == "Policy digest 2024-06-10 – 2024-06-17: 2 items"
+    assert empty.title == "Policy digest 2024-06-03 – 2024-06-09: nothing due"
+    assert forms.title == "Policy digest 2024-06-10 – 2024-06-16: nothing due, 2 further ahead"
+    assert "Further ahead (2)" in forms.text and "Deadline in 13 days: 表A截止" in forms.text
+    assert [item.extra["section"] for item in forms.items] == ["ahead", "ahead"]
     assert sorted(item.event for item in forms.items) == ["form-a", "form-b"]
     assert "13 days left" in forms.text  # counted from Friday the 7th
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,14 @@ from timeline.formatting import Lang, format_when
 from timeline.loader import LoadedTimeline
 from timeline.model import Story, Timeline
 from timeline.occurrences import AnyEvent
-from timeline.plan import PlannedReminder, digest_items, digest_slot
+from timeline.plan import (
+    DigestItem,
+    DigestSlot,
+    PlannedReminder,
+    digest_item_key,
+    digest_items,
+    digest_slot,
+)
 
 __all__ = ["ReminderLine", "change_message", "digest_message", "keys_digest", "message_key",
            "missed_message", "planned_line", "reminder_message", "test_message"]
@@ -197,29 +204,114 @@ def reminder_message(key: str, lines: Sequence[ReminderLine], *, today: date, la
                    links=tuple(links), ics=ics, late=late)
 
 
-def digest_message(key: str, lines: Sequence[ReminderLine], *, today: date, since: date,
-                   until: date, lang: Lang, feed_url: str | None, base_url: str | None = None,
-                   late: bool = False) -> Message:
-    """What falls due from `since` to `until`, days counted from `today` (its send day)."""
+# How a line announced ahead names what is coming: "30天后截止：" / "Deadline in 30 days: ".
+_AHEAD = {
+    "zh": {"due": "截止", "closes": "受理截止", "opens": "开始受理", "date": "", "occurs": ""},
+    "en": {"due": "deadline", "closes": "closes", "opens": "opens", "date": "", "occurs": ""},
+}
+
+
+def _period(since: date, until: date, lang: Lang) -> str:
+    """The days a digest speaks for, both ends included (one day is one date)."""
+    if since == until:
+        return since.isoformat()
+    return f"{since.isoformat()} {'至' if lang == 'zh' else '–'} {until.isoformat()}"
+
+
+def _digest_headline(period: str, due: int, ahead: int, lang: Lang) -> str:
+    if lang == "zh":
+        counts = (f"：{due}项到期" if due else " 没有到期事项") + \
+            ((f"，另有{ahead}项提前提醒" if due else f"，{ahead}项提前提醒") if ahead else "")
+        return f"【政策摘要】{period}{counts}"
+    counts = (f"{due} item{'s' if due != 1 else ''} due" if due else "nothing due") + \
+        (f", {ahead} further ahead" if ahead else "")
+    return f"Policy digest {period}: {counts}"
+
+
+def _ahead_head(line: ReminderLine, today: date, lang: Lang, markdown: bool) -> str:
+    """The first line of an item announced ahead: how far off, what happens, its title."""
+    days = (line.day - today).days
+    what = _AHEAD[lang].get(line.anchor, "")
+    title = _title(line.event, lang)
+    title = f"**{title}**" if markdown else title
+    if lang == "zh":
+        return f"{'明天' if days == 1 else f'{days}天后'}{what}：{title}"
+    when = "tomorrow" if days == 1 else f"in {days} days"
+    head = f"{what} {when}" if what else when
+    return f"{head[0].upper()}{head[1:]}: {title}"
+
+
+def _digest_item(line: ReminderLine, section: str, today: date, base_url: str | None,
+                 lang: Lang) -> MessageItem:
+    item = _item(line, today, base_url, lang)
+    return replace(item, extra={**item.extra, "section": section})
+
+
+def _digest_section(heading: str, lines: Sequence[ReminderLine], today: date, lang: Lang,
+                    ahead: bool) -> tuple[list[str], list[str]]:
+    """One part of a digest, as text and as markdown: its heading, then its blocks (an item
+    announced ahead headed by how far off it is)."""
+    def head(line: ReminderLine, markdown: bool) -> str:
+        if ahead:
+            return _ahead_head(line, today, lang, markdown)
+        return f"**{_title(line.event, lang)}**" if markdown else _title(line.event, lang)
+
+    blocks = [_block(line, today, lang, False)[1:] for line in lines]
+    text, markdown = [heading], [f"#### {heading}"]
+    if blocks:
+        text.append(_join([[head(line, False), *block]
+                           for line, block in zip(lines, blocks, strict=True)], False))
+        markdown.append(_join([[head(line, True), *block]
+                               for line, block in zip(lines, blocks, strict=True)], True))
+    return text, markdown
+
+
+def digest_message(key: str, due: Sequence[ReminderLine], ahead: Sequence[ReminderLine], *,
+                   today: date, since: date, until: date, lang: Lang, feed_url: str | None,
+                   base_url: str | None = None, late: bool = False) -> Message:
+    """A digest for the days `since`..`until` (inclusive): first what falls due in them
+    (`due`), then under its own heading what lies further ahead and is announced now by a
+    lead time (`ahead`); days counted from `today` (its send day). The title names the days
+    and both counts; "nothing due" only when `due` is empty."""
     zh = lang == "zh"
-    period = f"{since.isoformat()} 至 {until.isoformat()}" if zh else \
-        f"{since.isoformat()} – {until.isoformat()}"
-    flag = ("（补发）" if zh else " (sent late)") if late else ""
-    if not lines:
-        headline = (f"【政策摘要】{period} 没有到期事项{flag}" if zh
-                    else f"Policy digest: nothing due {period}{flag}")
-        links = (("订阅日历" if zh else "Subscribe", feed_url),) if feed_url else ()
-        return Message(key=key, kind="digest", title=headline, text=headline,
-                       markdown=f"### {headline}", lang=lang, links=links, late=late)
-    message = reminder_message(key, lines, today=today, lang=lang, feed_url=feed_url,
-                               base_url=base_url, kind="digest", late=late)
-    headline = (f"【政策摘要】{period}：{len(lines)}项{flag}" if zh
-                else f"Policy digest {period}: {len(lines)} items{flag}")
-    old = message.title
-    return Message(key=key, kind="digest", title=headline,
-                   text=message.text.replace(old, headline, 1),
-                   markdown=message.markdown.replace(old, headline, 1), lang=lang,
-                   items=message.items, links=message.links, late=late)
+    headline = _digest_headline(_period(since, until, lang), len(due), len(ahead), lang)
+    if late:
+        headline += "（补发）" if zh else " (sent late)"
+    links = (("订阅日历" if zh else "Subscribe to the calendar", feed_url),) if feed_url else ()
+    text, markdown = [headline], [f"### {headline}"]
+    sections = []
+    if due or ahead:
+        sections.append(((f"本期到期（{len(due)}项）" if zh else f"Due in this period ({len(due)})")
+                         if due else ("本期没有到期事项" if zh
+                                      else "Nothing falls due in this period"), due, False))
+    if ahead:
+        sections.append((f"提前提醒（{len(ahead)}项）" if zh else f"Further ahead ({len(ahead)})",
+                         ahead, True))
+    for heading, lines, is_ahead in sections:
+        part_text, part_markdown = _digest_section(heading, lines, today, lang, is_ahead)
+        text += part_text
+        markdown += part_markdown
+    text += [f"{label}: {url}" for label, url in links]
+    markdown += [f"[{label}]({url})" for label, url in links]
+    # Machine receivers tell the two parts apart by `extra.section`.
+    items = tuple(_digest_item(line, section, today, base_url, lang)
+                  for section, lines in (("due", due), ("ahead", ahead)) for line in lines)
+    return Message(key=key, kind="digest", title=headline, text="\n\n".join(text),
+                   markdown="\n\n".join(markdown), lang=lang, items=items, links=links,
+                   late=late)
+
+
+def _digest_line(item: DigestItem, slot: DigestSlot, timeline: Timeline,
+                 tz: ZoneInfo) -> ReminderLine:
+    """A digest line: an announced item as its reminder says, one falling due as of the
+    digest's own moment (no lead)."""
+    if item.reminder is not None:
+        return planned_line(item.reminder, timeline, tz)
+    event = timeline.event(item.event_id)
+    return ReminderLine(key=digest_item_key(item), event=event,
+                        story=timeline.story(event.story), anchor=item.anchor,
+                        occurrence=item.occurrence, lead="", due=slot.send_at,
+                        estimated=item.estimated, tz=tz)
 
 
 def planned_digest(key: str, loaded: LoadedTimeline, settings: Settings, notifier: str,
@@ -230,15 +322,15 @@ def planned_digest(key: str, loaded: LoadedTimeline, settings: Settings, notifie
         raise ValueError(f"notifier {notifier!r} has no digest configured any more")
     slot = digest_slot(settings, entry, first_day)
     tz = ZoneInfo(settings.timezone)
-    lines = [planned_line(item, loaded.timeline, tz)
-             for item in digest_items(loaded, settings, notifier, slot)]
-    # It speaks of its own period and counts days from the day it was due to go out, also
+    contents = digest_items(loaded, settings, notifier, slot)
+    timeline = loaded.timeline
+    # It speaks of its own days and counts days from the day it was due to go out, also
     # when it goes out late after downtime (or early, before a holiday).
-    return digest_message(key, lines, today=slot.send_at.astimezone(tz).date(),
-                          since=slot.start.astimezone(tz).date(),
-                          until=slot.end.astimezone(tz).date(), lang=lang,
-                          feed_url=settings.feed_url, base_url=settings.server.base_url,
-                          late=late)
+    return digest_message(key, [_digest_line(i, slot, timeline, tz) for i in contents.due],
+                          [_digest_line(i, slot, timeline, tz) for i in contents.ahead],
+                          today=slot.send_at.astimezone(tz).date(), since=slot.first_day,
+                          until=slot.last_day, lang=lang, feed_url=settings.feed_url,
+                          base_url=settings.server.base_url, late=late)
 
 
 def change_message(key: str, event: AnyEvent, story: Story, old: str, new: str, *,

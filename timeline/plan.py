@@ -19,10 +19,10 @@ from timeline.durations import format_lead
 from timeline.loader import LoadedTimeline
 from timeline.model import Deadline, Happening, Recurring, Window, localize
 from timeline.occurrences import AnyEvent
-from timeline.workdays import day_info
+from timeline.workdays import day_info, is_estimated
 
-__all__ = ["DigestSlot", "PlannedReminder", "digest_items", "digest_slot", "digest_slots",
-           "notifiers_for", "plan_reminders"]
+__all__ = ["DigestContents", "DigestItem", "DigestSlot", "PlannedReminder", "digest_item_key",
+           "digest_items", "digest_slot", "digest_slots", "notifiers_for", "plan_reminders"]
 
 Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
 # More than the longest run of days off in China's calendar (Spring Festival: 8-9 days).
@@ -180,7 +180,8 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
 class DigestSlot:
     """One digest: the days it speaks for and when it goes out.
 
-    Its nominal days are those its spec names (every day, or every Monday). With
+    Its nominal days are those its spec names (every day, or every Monday); it speaks for
+    its first nominal day up to the day before the next digest's first (`last_day`). With
     `working_days_only`, one on a day off goes out on the working day before, and nominal
     days that go out on the same working day make one digest: a daily digest on Friday
     covers the weekend, a weekly one on the Monday of a holiday goes out before it. Keyed by
@@ -188,8 +189,11 @@ class DigestSlot:
     """
 
     first_day: date  # its first nominal day (local): its key
+    last_day: date  # its last nominal day (local): the day before the next digest's first
     send_at: datetime  # UTC
-    start: datetime  # UTC: the period it covers, start inclusive, end exclusive
+    # UTC: first_day at the digest's time up to the next digest's first day at it (start
+    # inclusive, end exclusive): the reminders falling due in it are what it announces.
+    start: datetime
     end: datetime
     shifted: bool  # goes out on an earlier working day
     estimated: bool  # the shift relied on an estimated holiday calendar
@@ -214,8 +218,8 @@ def _slots_from(settings: Settings, entry: NotifierEntry, day: date) -> Iterator
                 estimated = estimated or guessed  # goes out with the slot being gathered
             else:
                 if first_day is not None:
-                    yield DigestSlot(first_day, moment(send_day), moment(first_day),
-                                     moment(day), shifted, estimated)
+                    yield DigestSlot(first_day, day - timedelta(days=1), moment(send_day),
+                                     moment(first_day), moment(day), shifted, estimated)
                 first_day, send_day, shifted, estimated = day, sent_on, moved, guessed
         day += timedelta(days=1)
 
@@ -241,22 +245,118 @@ def digest_slot(settings: Settings, entry: NotifierEntry, first_day: date) -> Di
     return next(_slots_from(settings, entry, first_day))
 
 
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One line of a digest: an item's occurrence and, for one announced ahead, the
+    reminder that announces it."""
+
+    event_id: str
+    anchor: Anchor  # due, opens, closes, date or occurs
+    occurrence: date | datetime  # as the plan gives it (a timed one in its event's zone)
+    day: date  # the day it falls on, on the readers' clock (the deployment's zone)
+    estimated: bool = False  # its date or shift relied on an estimated holiday calendar
+    reminder: PlannedReminder | None = None  # "ahead" only: the earliest one in the slot
+
+
+@dataclass(frozen=True, slots=True)
+class DigestContents:
+    """What a digest lists: what falls due in its days, then what lies further ahead and
+    is announced now by a lead time."""
+
+    due: tuple[DigestItem, ...]
+    ahead: tuple[DigestItem, ...]
+
+
+def _occurrences_on(event: AnyEvent, loaded: LoadedTimeline, tz: ZoneInfo, first: date,
+                    last: date) -> Iterator[tuple[Anchor, date | datetime, bool]]:
+    """(anchor, occurrence, estimated) of an event whose own date falls in first..last on
+    the readers' clock, whatever its lead times: a deadline's due date, a window's opening
+    and closing days, a happening's (first) day, each start of a recurring item."""
+    own = event.zone(loaded.timeline.timezone)
+
+    def on(value: date | datetime | None) -> date | datetime | None:
+        if value is None:
+            return None
+        value = localize(value, own) if isinstance(value, datetime) else value
+        return value if first <= _readers_day(value, tz) <= last else None
+
+    if isinstance(event, Deadline):
+        candidates: list[tuple[Anchor, date | datetime | None]] = [("due", on(event.due))]
+    elif isinstance(event, Window):
+        candidates = [("opens", on(event.start)), ("closes", on(event.end))]
+    elif isinstance(event, Happening):
+        candidates = [("date", on(event.date))]
+    else:
+        rule = loaded.rules[event.id]
+        # Two days either side: a timed start's own date may differ from the readers' (zones
+        # are up to 26 hours apart).
+        for start in rule.between(first - timedelta(days=2), last + timedelta(days=2)):
+            if first <= (day := _readers_day(start, tz)) <= last:
+                yield "occurs", start, rule.skip_cn_holidays and is_estimated(day)
+        return
+    for anchor, value in candidates:
+        if value is not None:
+            yield anchor, value, False
+
+
+def digest_item_key(item: DigestItem) -> str:
+    """The key a digest line goes by: the announcing reminder's, else `event/occurrence`
+    (with `opens-` for a window's opening, as in reminder keys)."""
+    if item.reminder is not None:
+        return item.reminder.key
+    token = occurrence_token(item.occurrence)
+    return f"{item.event_id}/{'opens-' if item.anchor == 'opens' else ''}{token}"
+
+
+def _readers_day(value: date | datetime, tz: ZoneInfo) -> date:
+    return value.astimezone(tz).date() if isinstance(value, datetime) else value
+
+
 def digest_items(loaded: LoadedTimeline, settings: Settings, notifier: str,
-                 slot: DigestSlot) -> list[PlannedReminder]:
-    """What a notifier's digest lists: the reminders routed to it that fall due in the
-    slot's period (also with `reminders: false`), one per occurrence however many of its
-    lead times fall in the period."""
+                 slot: DigestSlot) -> DigestContents:
+    """What a notifier's digest lists, from the events routed to it (also with
+    `reminders: false`).
+
+    `due`: every occurrence whose own date is one of the slot's days (first_day..last_day),
+    whatever its lead times: a deadline on its due date, a window on its opening day and on
+    its closing day (a window open all through the period is not listed), a happening on its
+    (first) day, a recurring item on each of its starts. An all-day item falls on the date
+    written; a timed one on the day its moment shows on the readers' clock (the deployment's
+    `timezone`, where the digest's days are counted), also when that moment is already past
+    when the digest goes out. Every occurrence falls due in exactly one digest.
+
+    `ahead`: items beyond the period announced now by a lead time: a reminder routed to the
+    notifier falls due in the slot (start..end) but its item's day is after last_day. One
+    line per occurrence however many of its lead times fall in the slot. Both in date order.
+    """
     entry = settings.notifiers[notifier]
+    tz = _zone(settings)
+    due = []
+    for event in loaded.timeline.events:
+        if notifier not in notifiers_for(event, settings.routes):
+            continue
+        for anchor, occurrence, estimated in _occurrences_on(event, loaded, tz,
+                                                             slot.first_day, slot.last_day):
+            due.append(DigestItem(event.id, anchor, occurrence, _readers_day(occurrence, tz),
+                                  estimated))
     # A settings copy holding only this notifier, sending reminders: its plan is routed.
     routed = settings.model_copy(update={"notifiers": {notifier: entry.model_copy(
         update={"reminders": True, "digest": None})}})
-    items = []
+    ahead = []
     seen = set()
     for item in plan_reminders(loaded, routed, slot.start, slot.end - timedelta(microseconds=1)):
-        if (item.event_id, item.occurrence) not in seen:
-            seen.add((item.event_id, item.occurrence))
-            items.append(item)
-    return items
+        day = _readers_day(item.occurrence, tz)
+        if day > slot.last_day and (item.event_id, item.anchor, item.occurrence) not in seen:
+            seen.add((item.event_id, item.anchor, item.occurrence))
+            ahead.append(DigestItem(item.event_id, item.anchor, item.occurrence, day,
+                                    item.estimated, item))
+
+    def order(item: DigestItem) -> tuple[date, datetime, str, str]:
+        moment = localize(item.occurrence, tz) if not isinstance(item.occurrence, datetime) \
+            else item.occurrence
+        return item.day, moment.astimezone(UTC), item.event_id, item.anchor
+
+    return DigestContents(tuple(sorted(due, key=order)), tuple(sorted(ahead, key=order)))
 
 
 def _digests(settings: Settings, first: datetime, last: datetime) -> Iterator[PlannedReminder]:
