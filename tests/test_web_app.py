@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-import time_machine
+from freezegun import freeze_time
 from starlette.routing import Route
 
 import timeline.feed
@@ -397,7 +397,8 @@ async def test_default_today_is_the_timelines(source: TimelineSource) -> None:
     # 20:00 UTC on 20 May is already 21 May in Shanghai (and still the 20th in New York,
     # the test session's local zone).
     app = create_app(source)
-    with time_machine.travel(datetime(2024, 5, 20, 20, 0, tzinfo=UTC), tick=False):
+    # real_asyncio: the event loop keeps its own clock (only the app's date is frozen).
+    with freeze_time(datetime(2024, 5, 20, 20, 0, tzinfo=UTC), real_asyncio=True):
         async with await _client(app) as c:
             html = (await c.get("/")).text
             upcoming = (await c.get("/api/upcoming?days=1")).json()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -22,7 +22,7 @@ from timeline import __version__
 from timeline.config import Settings, load_settings
 from timeline.errors import TimelineError, ValidationFailed
 from timeline.feed import render_feed
-from timeline.formatting import format_when
+from timeline.formatting import Lang, format_when
 from timeline.loader import LoadedTimeline, load_timeline
 from timeline.model import FIRST_YEAR, LAST_YEAR, SLUG
 from timeline.occurrences import Occurrence, iter_occurrences
@@ -54,7 +54,7 @@ def friendly_errors(func: F) -> F:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -134,7 +134,7 @@ def _next_occurrence(loaded: LoadedTimeline, today: date) -> Occurrence | None:
 @events_option
 @friendly_errors
 def list_(first: datetime | None, last: datetime | None, tags: tuple[str, ...],
-          stories: tuple[str, ...], as_json: bool, lang: str, events_file: Path) -> None:
+          stories: tuple[str, ...], as_json: bool, lang: Lang, events_file: Path) -> None:
     """List occurrences in a date range, in date order (recurring items expanded)."""
     loaded = load_timeline(events_file)
     tag_list, story_list = _split(tags), _split(stories)
@@ -160,9 +160,9 @@ def list_(first: datetime | None, last: datetime | None, tags: tuple[str, ...],
         return
     for occurrence in found:
         event = occurrence.event
-        when = format_when(occurrence.start, event.precision, lang)  # type: ignore[arg-type]
+        when = format_when(occurrence.start, event.precision, lang)
         if occurrence.start is None:
-            when = "… " + format_when(occurrence.end, event.precision, lang)  # type: ignore[arg-type]
+            when = "… " + format_when(occurrence.end, event.precision, lang)
         elif occurrence.end is not None and occurrence.end != occurrence.start \
                 and occurrence.all_day:
             when += " – " + format_when(occurrence.end, event.precision, lang)
@@ -180,13 +180,13 @@ def list_(first: datetime | None, last: datetime | None, tags: tuple[str, ...],
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @events_option
 @friendly_errors
-def ics(tags: tuple[str, ...], stories: tuple[str, ...], output: Path | None, lang: str,
+def ics(tags: tuple[str, ...], stories: tuple[str, ...], output: Path | None, lang: Lang,
         events_file: Path) -> None:
     """Write the iCalendar feed (RFC 5545), optionally filtered by tag or story."""
     loaded = load_timeline(events_file)
     tag_list, story_list = _split(tags), _split(stories)
     _check_filters(loaded, tag_list, story_list)
-    feed = render_feed(loaded, tags=tag_list, stories=story_list, lang=lang)  # type: ignore[arg-type]
+    feed = render_feed(loaded, tags=tag_list, stories=story_list, lang=lang)
     if output is None:
         sys.stdout.buffer.write(feed)
         sys.stdout.buffer.flush()

@@ -253,7 +253,8 @@ def parse_settings(text: str, file: str, base_dir: Path | None = None, *,
     if not senders:
         unset = [p for p in unset if not p.subject.startswith("notifiers.")]
     data = {**data, "source": file}
-    raw_notifiers = data.get("notifiers") if isinstance(data.get("notifiers"), dict) else {}
+    given = data.get("notifiers")
+    raw_notifiers: dict[str, Any] = given if isinstance(given, dict) else {}
     if "notifiers" in data:
         data["notifiers"] = _notifier_entries(data["notifiers"], doc, problems)
         if "routes" not in data and isinstance(data["notifiers"], dict):

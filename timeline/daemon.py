@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,6 +44,9 @@ from timeline.process import run_until_stopped
 from timeline.reload import apply_timeline
 from timeline.source import TimelineSource
 from timeline.store import Store
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["Daemon", "build_notifiers", "run_daemon"]
 
@@ -95,26 +98,27 @@ class Daemon:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
-        def settle(result: T | None, error: BaseException | None) -> None:
-            if future.done():
-                return
-            if error is not None:
+        def settle(result: T) -> None:
+            if not future.done():
+                future.set_result(result)
+
+        def fail(error: BaseException) -> None:
+            if not future.done():
                 future.set_exception(error)
-            else:
-                future.set_result(result)  # type: ignore[arg-type]
 
         def work() -> None:
             try:
                 result = func(*args)
             except BaseException as exc:  # handed to the waiting coroutine
-                loop.call_soon_threadsafe(settle, None, exc)
+                loop.call_soon_threadsafe(fail, exc)
             else:
-                loop.call_soon_threadsafe(settle, result, None)
+                loop.call_soon_threadsafe(settle, result)
 
         threading.Thread(target=work, name="timeline-load", daemon=True).start()
         stop = asyncio.ensure_future(self.stopped.wait())
         try:
-            done, _ = await asyncio.wait({future, stop}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {future, stop}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
         if future in done:
@@ -450,7 +454,7 @@ class Daemon:
 class _EmbeddedServer:
     """uvicorn inside our loop: it must not install its own signal handlers."""
 
-    def __init__(self, config: object) -> None:
+    def __init__(self, config: uvicorn.Config) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -458,7 +462,7 @@ class _EmbeddedServer:
             def capture_signals(self) -> Iterator[None]:
                 yield
 
-        self._server = Server(config)  # type: ignore[arg-type]
+        self._server = Server(config)
 
     @property
     def should_exit(self) -> bool:

@@ -744,7 +744,9 @@ class Dispatcher:
     def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         reminders = self.settings.reminders
         base = reminders.retry_base.total_seconds() * (2 ** max(attempts - 1, 0))
-        delay = min(base, reminders.retry_max.total_seconds()) * random.uniform(0.5, 1.5)
+        most = reminders.retry_max.total_seconds()
+        # Capped after the jitter too: retry_max is the longest wait (it was up to 1.5×).
+        delay = min(min(base, most) * random.uniform(0.5, 1.5), most)
         if retry_after is not None:  # a plugin's own hint, bounded as the HTTP ones are
             delay = max(delay, min(retry_after, RETRY_AFTER_MAX))
         return timedelta(seconds=delay)

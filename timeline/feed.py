@@ -76,7 +76,7 @@ def default_revision(story: Story) -> Revision:
 
 
 def _summary(event: AnyEvent, lang: Lang) -> str:
-    title = event.in_lang("title", lang)
+    title: str = event.in_lang("title", lang)
     return title + precision_suffix(event.precision, lang)
 
 
@@ -155,12 +155,12 @@ def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str,
         return not isinstance(due, datetime)
     if isinstance(event, Window):
         end = moment(event.end)
-        start = moment(event.start) if event.start is not None else None
+        opens = moment(event.start) if event.start is not None else None
         if isinstance(end, datetime):
-            vevent.add("dtstart", start if start is not None else end)
+            vevent.add("dtstart", opens if opens is not None else end)
             vevent.add("dtend", end)
             return False
-        vevent.add("dtstart", start if start is not None else end)
+        vevent.add("dtstart", opens if opens is not None else end)
         vevent.add("dtend", end + timedelta(days=1))  # DTEND is exclusive for dates
         return True
     assert isinstance(event, Happening)
@@ -213,7 +213,8 @@ def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Rev
             alarm = _alarm(event, opens, trigger, False, lang)
             alarm["description"] = f"{_TEXT[lang]['remind']}: {opens}"
             vevent.add_component(alarm)
-    return vevent.to_ical()
+    block: bytes = vevent.to_ical()  # icalendar leaves it unannotated
+    return block
 
 
 class FeedRenderer:
@@ -297,7 +298,7 @@ def _header(tz_name: str, tags: tuple[str, ...], stories: tuple[str, ...], lang:
     cal.add("x-wr-timezone", tz_name)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT6H")
-    head = cal.to_ical()
+    head: bytes = cal.to_ical()
     return head.removesuffix(b"END:VCALENDAR\r\n")
 
 

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from notifiers.base import Message, MessageItem, MessageKind
@@ -101,7 +102,8 @@ def planned_line(item: PlannedReminder, timeline: Timeline,
 
 
 def _title(event: AnyEvent, lang: Lang) -> str:
-    return event.in_lang("title", lang)
+    title: str = event.in_lang("title", lang)  # a required text field
+    return title
 
 
 def _day(value: date | datetime) -> date:
@@ -124,8 +126,8 @@ def _when(line: ReminderLine, lang: Lang) -> str:
     if line.event.precision.value == "day":
         weekday = _WEEKDAYS[lang][line.day.weekday()]
         if line.elsewhere:  # and its own wall clock, as the source gives it
-            own = line.occurrence
-            zone = str(own.tzinfo)  # type: ignore[union-attr]  # a ZoneInfo: its name
+            own = cast(datetime, line.occurrence)  # elsewhere: only a timed occurrence is
+            zone = str(own.tzinfo)  # a ZoneInfo: its name
             local = format_when(own, line.event.precision, lang)
             text += (f"（周{weekday}；{zone} 当地时间 {local}）" if lang == "zh"
                      else f" ({weekday}; {local} {zone} time)")

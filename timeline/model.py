@@ -254,6 +254,8 @@ class _EventBase(_Bilingual):
         """Reminder lead times, longest first; the kind's defaults when none are given."""
         if self.reminders is not None:
             return self.reminders
+        # `kind` is a Literal field of each subclass, which this base cannot declare
+        # without becoming a model of its own kind.
         return DEFAULT_REMINDERS[self.kind]  # type: ignore[attr-defined]
 
     def zone(self, default: str) -> ZoneInfo:
@@ -310,7 +312,7 @@ class Recurring(_EventBase):
 
     @property
     def excluded_dates(self) -> list[date | datetime]:
-        return [d for d in self.except_ if d != CN_HOLIDAYS]  # type: ignore[misc]
+        return [d for d in self.except_ if not isinstance(d, str)]  # str: only CN_HOLIDAYS
 
 
 Event = Annotated[Deadline | Window | Happening | Recurring, Field(discriminator="kind")]

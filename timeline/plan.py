@@ -231,7 +231,7 @@ def digest_slots(settings: Settings, entry: NotifierEntry, first: datetime,
         return []
     # A slot goes out no later than its first nominal day, so none that goes out in range
     # starts before `first`'s day; one that began earlier went out earlier and is left out.
-    slots = []
+    slots: list[DigestSlot] = []
     for slot in _slots_from(settings, entry, first.astimezone(_zone(settings)).date()):
         if slot.send_at > last:
             return slots

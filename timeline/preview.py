@@ -58,7 +58,7 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
             continue
         if item.anchor == "digest":
             message = planned_digest(item.key, loaded, settings, item.notifier,
-                                     item.occurrence,  # type: ignore[arg-type]
+                                     item.occurrence,
                                      lang=settings.lang_of(item.notifier))
             out.append(PreviewItem(item.notifier, item.due_at, item.due_at.astimezone(tz),
                                    message))

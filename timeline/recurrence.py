@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import MAXYEAR, date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule as DateutilRule
+from dateutil.rrule import rrulestr
 
 from timeline.model import DEFAULT_TIMED_LENGTH, LAST_YEAR, Recurring, Window, is_all_day
 from timeline.workdays import public_holidays
@@ -60,7 +62,7 @@ class Rule:
     def all_day(self) -> bool:
         return is_all_day(self.dtstart)
 
-    def _naive_rule(self, near: datetime | None = None) -> rrule:
+    def _naive_rule(self, near: datetime | None = None) -> DateutilRule:
         """The rule as dateutil runs it. `near`: the expansion starts there, so the rule is
         started at the last whole period before it instead (dateutil walks every period
         from the start: a daily item since 1900 cost 45,000 steps a listing)."""
@@ -71,7 +73,8 @@ class Rule:
         parts = [p for p in self.rrule.split(";") if not p.startswith("UNTIL=")]
         if near is not None:
             naive, parts = fast_forward(naive, parts, near)
-        return rrulestr(f"RRULE:{';'.join(parts)}", dtstart=naive)  # type: ignore[return-value]
+        # One RRULE line without forceset: dateutil returns an rrule, never a set.
+        return cast(DateutilRule, rrulestr(f"RRULE:{';'.join(parts)}", dtstart=naive))
 
     def is_excluded(self, day: date) -> bool:
         return day in self.excluded or (self.skip_cn_holidays and day in public_holidays(day.year))
@@ -257,7 +260,6 @@ def _rule_body(event: Recurring) -> str:
             shown = body if len(body) <= 60 else body[:57] + "…"
             raise RuleError("rrule", f"bad RRULE {shown!r}: {exc}") from None
         return ";".join(parts)
-    parts: list[str] = []
     if event.every is not None:
         freq, interval = _freq_from_every(event.every)
     else:
@@ -339,7 +341,7 @@ def _first_occurrence(body: str, start: datetime, limit: datetime) -> datetime |
     found = rrulestr(f"RRULE:{body}", dtstart=moved).after(moved, inc=True)
     if found is None or found > limit.replace(year=limit.year + shift):
         return None
-    return found.replace(year=found.year - shift)  # type: ignore[no-any-return]
+    return found.replace(year=found.year - shift)
 
 
 def yearly_count(rule: Rule, most: int) -> int:

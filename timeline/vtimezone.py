@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ class _Change:
         """Its wall-clock time as read before it (RFC 5545: DTSTART is in TZOFFSETFROM)."""
         return (self.at + self.before).replace(tzinfo=None)
 
-    def rule(self) -> tuple[object, ...]:
+    def rule(self) -> tuple[int, int, int, time, timedelta, State]:
         """What makes two changes in consecutive years one yearly rule."""
         local = self.local
         last_day = calendar.monthrange(local.year, local.month)[1]
@@ -124,4 +124,5 @@ def vtimezone(tzid: str) -> bytes:
                 recur["until"] = last.at + timedelta(days=1)
             part.add("rrule", recur)
         zone.add_component(part)
-    return zone.to_ical()
+    block: bytes = zone.to_ical()  # icalendar leaves it unannotated
+    return block

@@ -10,7 +10,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic_core import ErrorDetails
@@ -101,14 +101,16 @@ def _plain(node: yaml.Node, path: YamlPath, doc: YamlDoc,
         return [_plain(item, (*path, i), doc, duplicates) for i, item in enumerate(node.value)]
     if node.tag == _TIMESTAMP:
         return node.value
-    return _scalar(node)  # type: ignore[arg-type]
+    # A composed node is a mapping, a sequence or a scalar: only a scalar is left here.
+    return _scalar(cast(yaml.ScalarNode, node))
 
 
 def _line_map(text: str, file: str) -> dict[YamlPath, int]:
     """The line of every path, read again from text that the fast reader accepted."""
     node = yaml.compose(text, Loader=_Loader)
     doc = YamlDoc(None, file)
-    _plain(node, (), doc, [])
+    if node is not None:  # an empty stream: the fast reader refuses it, so never in practice
+        _plain(node, (), doc, [])
     return doc.lines
 
 

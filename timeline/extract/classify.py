@@ -254,7 +254,7 @@ def _range_reading(context: _Context, mention: Mention, context_year: int | None
     start, end = a.first, b.last
     if isinstance(start, datetime) != isinstance(end, datetime):
         start, end = _day_of(start), _day_of(end)  # "4月7日9:00至4月11日": both whole days
-    if end < start:  # type: ignore[operator]
+    if end < start:
         return Skipped(mention, "no-year")
     precision = _coarser(a.precision, b.precision)
     notes = tuple(dict.fromkeys((*a.notes, *b.notes)))

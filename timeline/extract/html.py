@@ -65,7 +65,7 @@ def _text_of(element: etree._Element) -> str:
     return "\n".join(line.strip("；") for line in lines if line.strip("；"))
 
 
-def _paragraph_text(element: etree._Element) -> int:
+def _paragraph_text(element: html.HtmlElement) -> int:
     return sum(len((p.text_content() or "").strip()) for p in element.iter("p"))
 
 
@@ -83,7 +83,8 @@ def main_text(page: str) -> str:
         if isinstance(element.tag, str) and element.getparent() is not None \
                 and _chrome(element):
             element.drop_tree()
-    body = root.find("body") if root.find("body") is not None else root
+    found = root.find("body")
+    body = found if found is not None else root
     marked = [e for e in body.iter("article", "div", "section", "td")
               if e.tag == "article" or _ARTICLE.search(f"{e.get('class', '')} {e.get('id', '')}")]
     candidates = marked or [e for e in body.iter("div", "section", "td", "body")]

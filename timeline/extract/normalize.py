@@ -29,7 +29,7 @@ _CLOSERS = frozenset("”’」』)】")
 @dataclass(frozen=True)
 class Normalized:
     text: str
-    origin: array  # len(text) + 1 entries: the last is the original's length
+    origin: array[int]  # len(text) + 1 entries: the last is the original's length
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The original offsets of normalized text[start:end]."""

@@ -213,7 +213,7 @@ def _recurring_fields(reading: Reading, rule: Recurrence, published: Published |
         starts = [w.start for _, w in windows if w.start is not None]
         start = min(starts) if len(starts) == len(windows) else (
             published.day if published else None)
-        end = max(w.end for _, w in windows)  # type: ignore[type-var]
+        end = max(w.end for _, w in windows)
         if start is None:
             return None
     elif published is not None:
@@ -237,7 +237,7 @@ def _recurring_fields(reading: Reading, rule: Recurrence, published: Published |
         first = start or min((w.start for _, w in windows if w.start is not None),
                              default=None)
         if first is not None:
-            start = datetime.combine(first, time(h, m))  # type: ignore[assignment]
+            start = datetime.combine(first, time(h, m))
             fields["duration"] = format_lead(timedelta(hours=h2 - h, minutes=m2 - m))
     if start is not None:
         fields["start"] = _when(start)
@@ -343,11 +343,11 @@ def _window_groups(rule: Recurrence, windows: list[tuple[str, Window]]
     May window, for Tuesdays and Fridays) give two items, not one that runs through April."""
     if len(windows) < 2:
         return [windows]
-    ordered = sorted(windows, key=lambda w: w[1].end)  # type: ignore[arg-type, return-value]
+    ordered = sorted(windows, key=lambda w: w[1].end)
     groups = [[ordered[0]]]
     for ident, window in ordered[1:]:
         before = groups[-1][-1][1].end
-        gap_start = _day(before) + timedelta(days=1)  # type: ignore[arg-type]
+        gap_start = _day(before) + timedelta(days=1)
         gap_end = (_day(window.start) - timedelta(days=1)) if window.start else gap_start
         if _occurs_between(rule, gap_start, gap_end):
             groups.append([(ident, window)])

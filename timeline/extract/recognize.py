@@ -353,12 +353,12 @@ def _recurrences(text: str) -> list[Mention]:
         add(match, Recurrence(weekdays=("mon", "tue", "wed", "thu", "fri"), every="weekly",
                               except_holidays=True))
     for match in P.MONTHLY_DAY.finditer(text):
-        days = [number(match.group("day"))] + [
+        monthdays = [number(match.group("day"))] + [
             number(d) for d in re.findall(r"(\d{1,2}|[〇零一二三四五六七八九十两廿卅]{1,3})[日号]",
                                           match.group("more"))]
-        if all(1 <= d <= 31 for d in days):
-            add(match, Recurrence(every="monthly", monthday=days[0],
-                                  monthdays=tuple(dict.fromkeys(days)),
+        if all(1 <= d <= 31 for d in monthdays):
+            add(match, Recurrence(every="monthly", monthday=monthdays[0],
+                                  monthdays=tuple(dict.fromkeys(monthdays)),
                                   deadline=bool(match.group("before"))))
     for match in P.MONTHLY.finditer(text):
         add(match, Recurrence(every="monthly", monthday=-1 if match.group("part") in ("底", "末")

@@ -12,7 +12,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
-    Row,
     Text,
     and_,
     bindparam,
@@ -131,7 +130,7 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
-def to_delivery(row: Row[Any]) -> Delivery:
+def to_delivery(row: Sequence[Any]) -> Delivery:
     """A Delivery from a row of all the outbox's columns (`select(deliveries)`).
 
     Positional: the table's columns and Delivery's fields are in the same order (a test
@@ -295,7 +294,7 @@ class OutboxMixin(StoreBase):
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each state; every state is present, zeros included."""
         query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
-        out = dict.fromkeys(STATES, 0)
+        out: dict[str, int] = dict.fromkeys(STATES, 0)
         with self._read() as conn:
             out.update({state: count for state, count in conn.execute(query)})
         return out

@@ -98,7 +98,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def result_processor(self, dialect: Dialect, coltype: object
                          ) -> Callable[[Any], datetime | None]:
-        def process(value: Any) -> datetime | None:
+        def process(value: datetime | str | None) -> datetime | None:
             if value is None:
                 return None
             if isinstance(value, str):
@@ -130,7 +130,8 @@ def state_in(states: Iterable[str]) -> ColumnElement[bool]:
     cached generic plans) only use a partial index when the query repeats its condition
     literally, which a bound parameter does not.
     """
-    values = [literal_column(f"'{state}'") for state in states if state in STATES]
+    values: list[ColumnElement[str]] = [
+        literal_column(f"'{state}'") for state in states if state in STATES]
     return deliveries.c.state.in_(values)
 
 

@@ -53,7 +53,8 @@ def _day(value: date | datetime) -> date:
 
 
 def _title(item: AnyEvent | Story, lang: Lang) -> str:
-    return item.in_lang("title", lang)
+    title: str = item.in_lang("title", lang)  # a required text field
+    return title
 
 
 def _weekday(day: date, lang: Lang) -> str:

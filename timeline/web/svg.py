@@ -76,9 +76,9 @@ def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list
     # Deadlines of one story read as consecutive phases: each runs from the day after the
     # previous one (the first from the story's publication) to its own due day.
     phase_start = published
-    for event in sorted((e for e in events if isinstance(e, Deadline)), key=_due_order):
-        due = _day(event.due)
-        rows.append(_Row(event, min(phase_start, due), due, mark=due))
+    for deadline in sorted((e for e in events if isinstance(e, Deadline)), key=_due_order):
+        due = _day(deadline.due)
+        rows.append(_Row(deadline, min(phase_start, due), due, mark=due))
         phase_start = due + timedelta(days=1)
     for event in events:
         if isinstance(event, Window):
