@@ -195,7 +195,7 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
     """N reminders due at once (spread_ms=0), or one every `spread_ms` (normal load)."""
     from timeline.cli import setup_logging
     from timeline.daemon import Daemon
-    from timeline.dispatch import PREPARE_AHEAD
+    from timeline.delivery import PREPARE_AHEAD
 
     setup_logging(verbose=False)  # INFO to stderr, as `timeline run` logs
     tmp = Path(tempfile.mkdtemp(prefix="bench-due-"))

@@ -4,12 +4,13 @@ that drive `Dispatcher.run_due` in process against the local receiver."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import httpx
 
 from timeline.config import Settings, parse_settings
 from timeline.daemon import build_notifiers
-from timeline.dispatch import Dispatcher
+from timeline.delivery import Dispatcher
 from timeline.loader import LoadedTimeline
 from timeline.source import TimelineSource
 from timeline.store import Store
@@ -27,10 +28,11 @@ routes:
 
 
 def in_memory_dispatcher(settings: Settings, client: httpx.AsyncClient,
-                         loaded: LoadedTimeline, started_at: datetime | None = None
-                         ) -> tuple[Dispatcher, Store]:
-    """The dispatcher (claim owner "test") and its store; the caller closes the store."""
+                         loaded: LoadedTimeline, started_at: datetime | None = None,
+                         **timings: Any) -> tuple[Dispatcher, Store]:
+    """The dispatcher (claim owner "test") and its store; the caller closes the store.
+    `timings`: Dispatcher's lease, prepare_ahead, group_commit_window."""
     store = Store.open("sqlite://")
     dispatcher = Dispatcher(settings, store, build_notifiers(settings, client),
-                            TimelineSource(loaded), "test", started_at=started_at)
+                            TimelineSource(loaded), "test", started_at=started_at, **timings)
     return dispatcher, store

@@ -43,7 +43,7 @@ from tests.daemon_helpers import (
 from tests.receiver import Reply
 from timeline.config import Route, load_settings
 from timeline.daemon import Daemon, build_notifiers
-from timeline.dispatch import PREPARE_AHEAD, Dispatcher
+from timeline.delivery import PREPARE_AHEAD, Dispatcher
 from timeline.loader import load_timeline
 from timeline.plan import occurrence_token
 from timeline.reload import apply_timeline
@@ -496,11 +496,6 @@ def test_dates_moved_just_before_their_time_go_out_at_the_new_time_from_either_d
     assert first.stop() == 0 and second.stop() == 0
 
 
-class _ShortLease(Dispatcher):
-    def _lease_seconds(self) -> float:
-        return 0.6
-
-
 async def test_a_batch_outlasting_its_lease_keeps_its_claims(
         tmp_path: Path, receiver: HookReceiver, setup: Callable[..., Path]) -> None:
     """Two dispatchers (two instances) on one store, in process: one claims a batch that takes
@@ -516,8 +511,8 @@ async def test_a_batch_outlasting_its_lease_keeps_its_claims(
         apply_timeline(first_store, settings, loaded, datetime.now(UTC))
         async with httpx.AsyncClient() as client:
             def dispatcher(store: Store, owner: str) -> Dispatcher:
-                return _ShortLease(settings, store, build_notifiers(settings, client),
-                                   TimelineSource(loaded), owner)
+                return Dispatcher(settings, store, build_notifiers(settings, client),
+                                  TimelineSource(loaded), owner, lease=timedelta(seconds=0.6))
 
             first = dispatcher(first_store, "host:1:first")
             other = dispatcher(other_store, "host:2:other")

@@ -15,7 +15,7 @@ import httpx
 
 from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver
-from timeline.dispatch import PREPARE_AHEAD, Dispatcher, _Batch
+from timeline.delivery import PREPARE_AHEAD, Batch, Dispatcher
 from timeline.loader import LoadedTimeline
 from timeline.store import Delivery, PlannedDelivery, Store
 
@@ -140,7 +140,7 @@ async def test_a_message_rendered_ahead_counts_days_from_the_day_it_goes_out(
         {**PAYLOAD, "occurrence": occurrence.isoformat(), "lead": "1d"})],
         now=datetime.now(UTC))
     [row] = store.claim_due(datetime.now(UTC), "test", horizon=sent_at)
-    message = dispatcher.render(_Batch("hook", [row], late=False, kind="reminder"))
+    message = dispatcher.render(Batch("hook", [row], late=False, kind="reminder"))
     assert message is not None
     assert [item.days_left for item in message.items] == [1]
     assert "还有1天" in message.text

@@ -98,7 +98,7 @@ async def test_a_digest_late_after_downtime_is_marked_and_one_whose_week_is_over
                                            {"anchor": "digest", "occurrence": day})],
                           now=monday)
     rows = store.claim_due(restarted, "test")
-    batches = await dispatcher._triage(rows, restarted)
+    batches = await dispatcher.triage(rows, restarted)
     assert [(b.kind, b.late, [r.key for r in b.rows]) for b in batches] == [
         ("digest", True, ["digest/2024-05-21/daily/hook"])]
     assert store.get("digest/2024-05-20/daily/hook").state == "missed"

@@ -28,7 +28,7 @@ async def test_a_pass_logs_a_summary_and_each_failure(
                        for lead in ("1d", "7d", "30d")], now=now)
     receiver.reset(Reply(200), Reply(200), Reply(400, body="bad request"))
 
-    with caplog.at_level(logging.INFO, logger="timeline.dispatch"):
+    with caplog.at_level(logging.INFO, logger="timeline.delivery"):
         assert await dispatcher.run_due() == 3
 
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]

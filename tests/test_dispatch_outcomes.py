@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from timeline import dispatch
-from timeline.dispatch import OutcomeWriter
+from timeline.delivery.outcomes import OutcomeWriter
 from timeline.store import Outcome, PlannedDelivery, Store
 
 T0 = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
@@ -44,8 +43,7 @@ def transactions(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[list[str
 
 async def test_outcomes_within_the_window_share_one_transaction(
         store: Store, transactions: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dispatch, "GROUP_COMMIT_WINDOW", 0.2)
-    writer = OutcomeWriter(store, "me")
+    writer = OutcomeWriter(store, "me", window=0.2)
     stored: list[BaseException | None] = []
     for key in KEYS:
         task = writer.submit([Outcome(key, "sent")], stored.append)
@@ -59,8 +57,7 @@ async def test_outcomes_within_the_window_share_one_transaction(
 async def test_a_flush_commits_without_waiting_for_the_window(
         store: Store, transactions: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     # A window no test could wait out: only the flush can end it in time.
-    monkeypatch.setattr(dispatch, "GROUP_COMMIT_WINDOW", 3600)
-    writer = OutcomeWriter(store, "me")
+    writer = OutcomeWriter(store, "me", window=3600)
     task = writer.submit([Outcome("a/1", "sent"), Outcome("b/1", "dead", "HTTP 400")],
                          lambda failure: None)
     await asyncio.sleep(0)  # the writer is waiting in its window
@@ -75,14 +72,13 @@ async def test_a_flush_commits_without_waiting_for_the_window(
 
 async def test_a_store_failure_reaches_every_waiting_send(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dispatch, "GROUP_COMMIT_WINDOW", 0.01)
 
     def broken(outcomes: list[Outcome], owner: str, now: datetime, *,
                wait: bool = True) -> int:
         raise OSError("disk full")
 
     monkeypatch.setattr(store, "record_outcomes", broken)
-    writer = OutcomeWriter(store, "me")
+    writer = OutcomeWriter(store, "me", window=0.01)
     seen: list[BaseException | None] = []
     writer.submit([Outcome("a/1", "sent")], seen.append)
     await writer.submit([Outcome("b/1", "sent")], seen.append)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver, Reply
-from timeline.dispatch import Dispatcher
+from timeline.delivery import Dispatcher
 from timeline.loader import LoadedTimeline
 from timeline.store import PlannedDelivery, Store
 
@@ -21,11 +21,12 @@ PAYLOAD = {"occurrence": "2024-05-31", "anchor": "due", "lead": "7d", "all_day":
 
 
 def _dispatcher(receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline,
-                concurrency: int = 8) -> tuple[Dispatcher, Store]:
+                concurrency: int = 8, **timings: Any) -> tuple[Dispatcher, Store]:
     settings = webhook_settings(
         f"{receiver.url}/hook", hook="group: false",
         top=f"reminders: {{concurrency: {concurrency}, retry_base: 1s}}")
-    return in_memory_dispatcher(settings, client, loaded, started_at=datetime.now(UTC))
+    return in_memory_dispatcher(settings, client, loaded, started_at=datetime.now(UTC),
+                                **timings)
 
 
 def _plan(store: Store, event: str, lead: str) -> str:
@@ -72,8 +73,8 @@ async def test_outcomes_the_store_refused_for_a_moment_are_recorded_without_a_re
 
 async def test_claims_that_cannot_be_renewed_stop_being_sent_before_they_run_out(
         receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
-    dispatcher, store = _dispatcher(receiver, client, loaded, concurrency=1)
-    dispatcher._lease_seconds = lambda: 0.9  # type: ignore[method-assign]
+    dispatcher, store = _dispatcher(receiver, client, loaded, concurrency=1,
+                                    lease=timedelta(seconds=0.9))
     keys = [_plan(store, "diesel-window-1", lead) for lead in ("1d", "7d", "30d", "90d")]
 
     def unreachable(*args: Any, **kwargs: Any) -> None:

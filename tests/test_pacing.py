@@ -1,6 +1,6 @@
 """Pacing and retry timing, tested directly and fast: the dispatcher's per-notifier token
 bucket (RateLimiter), a notifier's minimum interval (MinInterval), the retry back-off
-(Dispatcher.backoff: bounds, jitter, a notifier's Retry-After hint) and the Retry-After
+(delivery.outcomes.backoff: bounds, jitter, a notifier's Retry-After hint) and the Retry-After
 header itself (parse_retry_after, classify_status, classify_errcode).
 
 The clocks are fakes handed to each module (its `time`, `asyncio.sleep`, `random`), so the
@@ -15,13 +15,13 @@ import email.utils
 import itertools
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import pytest
 
 import notifiers._http as http_module
-import timeline.dispatch as dispatch_module
+import timeline.delivery.outcomes as outcomes_module
+import timeline.delivery.pacing as pacing_module
 from notifiers._http import (
     RETRY_AFTER_MAX,
     MinInterval,
@@ -29,8 +29,10 @@ from notifiers._http import (
     classify_status,
     parse_retry_after,
 )
+from notifiers.base import RETRY_AFTER_MAX as RETRY_AFTER_LIMIT
 from timeline.config import Settings
-from timeline.dispatch import RETRY_AFTER_LIMIT, Dispatcher, RateLimiter
+from timeline.delivery.outcomes import backoff as delivery_backoff
+from timeline.delivery.pacing import RateLimiter
 
 
 class FakeClock:
@@ -52,13 +54,13 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     fake_asyncio = SimpleNamespace(Lock=asyncio.Lock, sleep=fake.sleep)
-    for module in (dispatch_module, http_module):
+    for module in (pacing_module, http_module):
         monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=fake.monotonic))
         monkeypatch.setattr(module, "asyncio", fake_asyncio)
     return fake
 
 
-# ── RateLimiter (timeline/dispatch.py) ─────────────────────────────────────────────────
+# ── RateLimiter (timeline/delivery/pacing.py) ─────────────────────────────────────────────────
 
 async def test_no_rate_never_waits(clock: FakeClock) -> None:
     limiter = RateLimiter(None)
@@ -168,7 +170,7 @@ async def test_min_interval_reserves_slots_in_order_for_concurrent_senders(
     assert clock.sleeps == pytest.approx([1.0, 2.0])
 
 
-# ── Dispatcher.backoff (timeline/dispatch.py) ──────────────────────────────────────────
+# ── backoff (timeline/delivery/outcomes.py) ────────────────────────────────────────────
 
 def backoff(monkeypatch: pytest.MonkeyPatch, attempts: int, retry_after: float | None = None,
             *, jitter: float, base: str = "5s", most: str = "1h") -> float:
@@ -179,10 +181,9 @@ def backoff(monkeypatch: pytest.MonkeyPatch, attempts: int, retry_after: float |
         asked.append((a, b))
         return a + jitter * (b - a)
 
-    monkeypatch.setattr(dispatch_module, "random", SimpleNamespace(uniform=uniform))
+    monkeypatch.setattr(outcomes_module, "random", SimpleNamespace(uniform=uniform))
     settings = Settings.model_validate({"reminders": {"retry_base": base, "retry_max": most}})
-    owner: Any = SimpleNamespace(settings=settings)
-    delay = Dispatcher.backoff(owner, attempts, retry_after)
+    delay = delivery_backoff(settings.reminders, attempts, retry_after)
     assert isinstance(delay, timedelta)
     assert asked == [(0.5, 1.5)]  # ±50 % jitter
     return delay.total_seconds()
@@ -240,8 +241,8 @@ def test_a_huge_retry_after_is_bounded(monkeypatch: pytest.MonkeyPatch, hint: fl
 def test_backoff_is_random_within_its_bounds() -> None:
     # The real random: spread, never outside 0.5–1.5 of the nominal 20 s.
     settings = Settings.model_validate({"reminders": {"retry_base": "5s", "retry_max": "1h"}})
-    owner: Any = SimpleNamespace(settings=settings)
-    delays = [Dispatcher.backoff(owner, 3, None).total_seconds() for _ in range(500)]
+    delays = [delivery_backoff(settings.reminders, 3, None).total_seconds()
+              for _ in range(500)]
     assert all(10 <= d <= 30 for d in delays)
     assert len(set(delays)) > 400  # jittered, not one fixed value
     assert min(delays) < 13 and max(delays) > 27

@@ -37,7 +37,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from notifiers.base import Notifier
 from notifiers.registry import build as build_notifier
 from timeline.config import Settings
-from timeline.dispatch import RELEASE_GRACE, Dispatcher
+from timeline.delivery import RELEASE_GRACE, Dispatcher
+from timeline.delivery.leases import release_claims, take_over_orphans
 from timeline.errors import ValidationFailed
 from timeline.loader import LoadedTimeline, load_timeline, part_files
 from timeline.process import run_until_stopped
@@ -144,7 +145,7 @@ class Daemon:
                                          self.owner)
             self.dispatcher.stopping = self.stopped.is_set()
             self.dispatcher.on_stale = self._catch_up_with_the_file
-            await self._take_over_orphans()
+            await take_over_orphans(self.store, self.owner)
             try:
                 await self._apply(loaded, first_start=True)
             except StopRequested:
@@ -161,48 +162,6 @@ class Daemon:
         finally:
             await self.client.aclose()
             await asyncio.to_thread(self.store.close)
-
-    async def _take_over_orphans(self) -> None:
-        """Take back at once what a crashed run on this host left claimed (`sending`).
-
-        Their lease would free the rows only when it runs out, and the restart after a crash
-        (systemd's Restart=) is exactly when they should go out. Those really in flight at
-        the crash are sent again under the same key, which receivers can drop.
-        """
-        released = await self._release_claims(self._orphaned)
-        if released:
-            log.warning("took back %d delivery(ies) claimed by a run that is gone; any it "
-                        "was sending goes out again under the same key", released)
-
-    def _orphaned(self, owner: str) -> bool:
-        """Whether the claim owner `owner` (host:pid:random) was a process on this host that
-        no longer runs. Another host's claims are left to their lease."""
-        try:
-            host, pid_text, _ = owner.rsplit(":", 2)
-            pid = int(pid_text)
-        except ValueError:
-            return False
-        if owner == self.owner or host != socket.gethostname():
-            return False
-        if pid == os.getpid():
-            return True  # an earlier run under our pid (a container's pid 1): not us
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:  # EPERM: a live process of another user
-            return False
-        return False  # alive (or the pid was reused): wait for the lease
-
-    async def _release_claims(self, which: Callable[[str], bool]) -> int:
-        """Release (make pending again) every claim whose owner `which` accepts."""
-        rows = await asyncio.to_thread(self.store.deliveries, "sending", 100_000)
-        released = 0
-        for row in rows:
-            if row.lease_owner and which(row.lease_owner):
-                released += await asyncio.to_thread(self.store.release, row.key,
-                                                    row.lease_owner)
-        return released
 
     async def _apply(self, loaded: LoadedTimeline, first_start: bool = False,
                      changed_only: bool = False) -> None:
@@ -254,7 +213,8 @@ class Daemon:
         # Anything still claimed by this run goes back now, not when its lease runs out.
         try:
             async with asyncio.timeout(RELEASE_GRACE):
-                released = await self._release_claims(lambda owner: owner == self.owner)
+                released = await release_claims(self.store,
+                                                lambda owner: owner == self.owner)
         except TimeoutError:  # a locked or stalled store: the next start takes them back
             log.warning("the store did not answer within %.0f s; this run's claims are "
                         "left to the next start or their lease", RELEASE_GRACE)

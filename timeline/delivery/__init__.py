@@ -1,0 +1,22 @@
+"""Delivery: from the outbox's due rows to messages sent and their outcomes recorded.
+
+    dispatcher.py  Dispatcher: the loop (claim, triage, prepare or queue, send, record)
+    batching.py    which rows go together and which are missed: pure functions
+    render.py      a batch to the Message people read (reminders, digest, change, missed)
+    prepared.py    what is claimed and rendered ahead and waits on a timer for its time
+    leases.py      claims held, the heartbeat, lapse, release, taking over a dead run's
+    outcomes.py    SendResult to outcomes, the back-off, the group-commit writer
+    pacing.py      per-notifier rate limits
+    metrics.py     counts for /healthz and /metrics
+    outbox.py      Outbox: the store methods delivery uses (a Protocol)
+"""
+
+from __future__ import annotations
+
+from timeline.delivery.batching import Batch
+from timeline.delivery.dispatcher import RELEASE_GRACE, Dispatcher
+from timeline.delivery.leases import LEASE
+from timeline.delivery.outbox import Outbox
+from timeline.delivery.prepared import PREPARE_AHEAD
+
+__all__ = ["LEASE", "PREPARE_AHEAD", "RELEASE_GRACE", "Batch", "Dispatcher", "Outbox"]
