@@ -32,7 +32,6 @@ from notifiers.base import RETRY_AFTER_MAX, NotifierSettings, SendResult
 
 __all__ = [
     "HttpSettings",
-    "MinInterval",
     "check_http_url",
     "classify_errcode",
     "classify_status",
@@ -335,23 +334,6 @@ def mask_url(url: str, secrets: Iterable[str | None] = ()) -> str:
     query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)],
                       safe="*")
     return urlunsplit((parts.scheme, host, path, query, ""))
-
-
-class MinInterval:
-    """Keeps at least `seconds` between a notifier's requests, for per-second budgets
-    (Feishu's 5/s, Slack's ~1/s) that the dispatcher's per-minute rate cannot see."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        # Reserve the slot before sleeping so concurrent senders queue up in order.
-        now = time.monotonic()
-        start = max(now, self._next)
-        self._next = start + self.seconds
-        if start > now:
-            await asyncio.sleep(start - now)
 
 
 class HttpSettings(NotifierSettings):

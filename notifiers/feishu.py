@@ -18,7 +18,6 @@ from pydantic import SecretStr, field_validator, model_validator
 
 from notifiers._http import (
     HttpSettings,
-    MinInterval,
     check_http_url,
     classify_errcode,
     fingerprint,
@@ -37,6 +36,7 @@ from notifiers._text import (
     without_title,
 )
 from notifiers.base import Message, Notifier, SendResult
+from notifiers.pacing import RateLimiter
 
 __all__ = ["FeishuNotifier", "sign"]
 
@@ -93,7 +93,7 @@ class FeishuNotifier(Notifier):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pace = MinInterval(0.2)  # Feishu also caps a bot at 5 requests a second
+        self._pace = RateLimiter(5)  # Feishu also caps a bot at 5 requests a second
 
     def _url(self) -> str:
         s = self.settings
@@ -148,7 +148,7 @@ class FeishuNotifier(Notifier):
         return body
 
     async def send(self, message: Message) -> SendResult:
-        await self._pace.wait()
+        await self._pace.acquire()
         reply = await post(self.client, self._url(), content=self.payload(message),
                            timeout=self.settings.timeout)
         if not isinstance(reply, SendResult):

@@ -12,7 +12,6 @@ from pydantic import field_validator
 
 from notifiers._http import (
     HttpSettings,
-    MinInterval,
     check_http_url,
     classify_status,
     json_bytes,
@@ -22,6 +21,7 @@ from notifiers._http import (
 )
 from notifiers._text import plain_body, text_with_title
 from notifiers.base import Message, Notifier, SendResult
+from notifiers.pacing import RateLimiter
 
 __all__ = ["SlackNotifier"]
 
@@ -90,13 +90,13 @@ class SlackNotifier(Notifier):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pace = MinInterval(1.0)  # Slack allows about one message a second
+        self._pace = RateLimiter(1)  # Slack allows about one message a second
 
     def describe(self) -> str:
         return f"slack: {mask_url(self.settings.url)}"
 
     async def send(self, message: Message) -> SendResult:
-        await self._pace.wait()
+        await self._pace.acquire()
         reply = await post(self.client, self.settings.url, content=json_bytes(payload(message)),
                            timeout=self.settings.timeout)
         result = reply if isinstance(reply, SendResult) else classify_status(reply)

@@ -1,5 +1,5 @@
-"""Pacing and retry timing, tested directly and fast: the dispatcher's per-notifier token
-bucket (RateLimiter), a notifier's minimum interval (MinInterval), the retry back-off
+"""Pacing and retry timing, tested directly and fast: the one rate limiter (RateLimiter: a
+notifier's per-minute rate with its burst, a service's per-second budget), the retry back-off
 (delivery.outcomes.backoff: bounds, jitter, a notifier's Retry-After hint) and the Retry-After
 header itself (parse_retry_after, classify_status, classify_errcode).
 
@@ -19,20 +19,18 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-import notifiers._http as http_module
+import notifiers.pacing as pacing_module
 import timeline.delivery.outcomes as outcomes_module
-import timeline.delivery.pacing as pacing_module
 from notifiers._http import (
     RETRY_AFTER_MAX,
-    MinInterval,
     classify_errcode,
     classify_status,
     parse_retry_after,
 )
 from notifiers.base import RETRY_AFTER_MAX as RETRY_AFTER_LIMIT
+from notifiers.pacing import RateLimiter
 from timeline.config import Settings
 from timeline.delivery.outcomes import backoff as delivery_backoff
-from timeline.delivery.pacing import RateLimiter
 
 
 class FakeClock:
@@ -53,24 +51,24 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    fake_asyncio = SimpleNamespace(Lock=asyncio.Lock, sleep=fake.sleep)
-    for module in (pacing_module, http_module):
+    fake_asyncio = SimpleNamespace(sleep=fake.sleep)
+    for module in (pacing_module,):
         monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=fake.monotonic))
         monkeypatch.setattr(module, "asyncio", fake_asyncio)
     return fake
 
 
-# ── RateLimiter (timeline/delivery/pacing.py) ─────────────────────────────────────────────────
+# ── RateLimiter (notifiers/pacing.py) ─────────────────────────────────────────────────
 
 async def test_no_rate_never_waits(clock: FakeClock) -> None:
-    limiter = RateLimiter(None)
+    limiter = RateLimiter.per_minute(None)
     for _ in range(1000):
         await limiter.acquire()
     assert clock.sleeps == []
 
 
 async def test_rate_spaces_sends_after_the_burst(clock: FakeClock) -> None:
-    limiter = RateLimiter(per_minute=60, burst=3)  # one a second, three at once
+    limiter = RateLimiter.per_minute(60, burst=3)  # one a second, three at once
     for _ in range(3):
         await limiter.acquire()
     assert clock.sleeps == []
@@ -81,7 +79,7 @@ async def test_rate_spaces_sends_after_the_burst(clock: FakeClock) -> None:
 
 
 async def test_rate_per_minute_sets_the_spacing(clock: FakeClock) -> None:
-    limiter = RateLimiter(per_minute=20)  # burst 1: one every 3 s
+    limiter = RateLimiter.per_minute(20)  # burst 1: one every 3 s
     await limiter.acquire()
     await limiter.acquire()
     await limiter.acquire()
@@ -89,7 +87,7 @@ async def test_rate_per_minute_sets_the_spacing(clock: FakeClock) -> None:
 
 
 async def test_idle_time_refills_but_only_up_to_the_burst(clock: FakeClock) -> None:
-    limiter = RateLimiter(per_minute=60, burst=2)
+    limiter = RateLimiter.per_minute(60, burst=2)
     await limiter.acquire()
     await limiter.acquire()
     clock.now += 600  # ten idle minutes would be 600 tokens; the bucket holds 2
@@ -101,7 +99,7 @@ async def test_idle_time_refills_but_only_up_to_the_burst(clock: FakeClock) -> N
 
 
 async def test_a_partly_refilled_bucket_waits_only_the_rest(clock: FakeClock) -> None:
-    limiter = RateLimiter(per_minute=60)
+    limiter = RateLimiter.per_minute(60)
     await limiter.acquire()
     clock.now += 0.25
     await limiter.acquire()
@@ -109,7 +107,7 @@ async def test_a_partly_refilled_bucket_waits_only_the_rest(clock: FakeClock) ->
 
 
 async def test_burst_below_one_still_lets_one_through(clock: FakeClock) -> None:
-    limiter = RateLimiter(per_minute=60, burst=0)
+    limiter = RateLimiter.per_minute(60, burst=0)
     await limiter.acquire()
     assert clock.sleeps == []
     await limiter.acquire()
@@ -117,7 +115,7 @@ async def test_burst_below_one_still_lets_one_through(clock: FakeClock) -> None:
 
 
 async def test_rate_holds_over_a_long_run(clock: FakeClock) -> None:
-    limiter = RateLimiter(per_minute=120, burst=5)
+    limiter = RateLimiter.per_minute(120, burst=5)
     for _ in range(245):
         await limiter.acquire()
     # 5 at once, then 240 more at two a second: 120 s.
@@ -126,7 +124,7 @@ async def test_rate_holds_over_a_long_run(clock: FakeClock) -> None:
 
 async def test_concurrent_senders_share_one_bucket() -> None:
     # The real loop and clock: four senders at 600/min (0.1 s apart), burst 1.
-    limiter = RateLimiter(per_minute=600)
+    limiter = RateLimiter.per_minute(600)
     loop = asyncio.get_running_loop()
     times: list[float] = []
 
@@ -140,29 +138,29 @@ async def test_concurrent_senders_share_one_bucket() -> None:
     assert all(gap >= 0.09 for gap in gaps), gaps  # never two within the same 0.1 s
 
 
-# ── MinInterval (notifiers/_http.py) ───────────────────────────────────────────────────
+# ── a service's per-second budget (Feishu and Slack use the same RateLimiter) ───────────────
 
 async def test_min_interval_first_request_goes_at_once(clock: FakeClock) -> None:
-    interval = MinInterval(0.2)
-    await interval.wait()
+    interval = RateLimiter(5)  # Feishu's 5 a second
+    await interval.acquire()
     assert clock.sleeps == []
 
 
 async def test_min_interval_keeps_requests_apart(clock: FakeClock) -> None:
-    interval = MinInterval(0.2)
-    await interval.wait()
-    await interval.wait()
-    await interval.wait()
+    interval = RateLimiter(5)  # Feishu's 5 a second
+    await interval.acquire()
+    await interval.acquire()
+    await interval.acquire()
     assert clock.sleeps == pytest.approx([0.2, 0.2])
     clock.now += 5  # a quiet spell: the next one goes at once
-    await interval.wait()
+    await interval.acquire()
     assert len(clock.sleeps) == 2
 
 
 async def test_min_interval_reserves_slots_in_order_for_concurrent_senders(
         clock: FakeClock) -> None:
-    interval = MinInterval(1.0)
-    waits = [interval.wait() for _ in range(3)]
+    interval = RateLimiter(1)  # Slack's one a second
+    waits = [interval.acquire() for _ in range(3)]
     # All three asked at the same instant: they are given the slots 0, 1 s and 2 s later.
     for waiting in waits:
         clock.now = 1000.0

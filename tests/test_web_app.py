@@ -506,7 +506,13 @@ async def test_healthz_async_and_failing(source: TimelineSource) -> None:
 
 
 async def test_metrics(source: TimelineSource) -> None:
-    app = create_app(source, metrics=lambda: 'timeline_deliveries_total{state="sent"} 4')
+    from timeline.delivery.metrics import Metrics, delivery_metrics
+
+    sent = Metrics()
+    sent.outcomes["delivered"] += 4
+    for delay in (0.25, 0.5, 0.75, 5.0):  # exact in binary: the sum too
+        sent.observe_delay(delay)
+    app = create_app(source, metrics=lambda: delivery_metrics({"sent": 4, "dead": 1}, sent))
     async with await _client(app) as c:
         etag = (await c.get("/calendar.ics")).headers["etag"]
         await c.get("/calendar.ics", headers={"If-None-Match": etag})
@@ -515,15 +521,25 @@ async def test_metrics(source: TimelineSource) -> None:
         r = await c.get("/metrics")
     assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     lines = r.text.splitlines()
-    assert 'timeline_feed_requests_total{kind="calendar"} 2' in lines
-    assert 'timeline_feed_requests_total{kind="tag"} 1' in lines
-    assert 'timeline_feed_requests_total{kind="story"} 1' in lines
-    assert 'timeline_feed_not_modified_total{kind="calendar"} 1' in lines
-    assert 'timeline_feed_not_modified_total{kind="tag"} 0' in lines
-    assert "timeline_feed_renders_total 2" in lines
-    assert "timeline_version 1" in lines
-    assert lines[-1] == 'timeline_deliveries_total{state="sent"} 4'
+    # prometheus_client writes every value as a float
+    assert 'timeline_feed_requests_total{kind="calendar"} 2.0' in lines
+    assert 'timeline_feed_requests_total{kind="tag"} 1.0' in lines
+    assert 'timeline_feed_requests_total{kind="story"} 1.0' in lines
+    assert 'timeline_feed_not_modified_total{kind="calendar"} 1.0' in lines
+    assert 'timeline_feed_not_modified_total{kind="tag"} 0.0' in lines
+    assert "timeline_feed_renders_total 2.0" in lines
+    assert "timeline_version 1.0" in lines
     assert "# TYPE timeline_feed_requests_total counter" in lines
+    # the daemon's part, in the same exposition
+    assert 'timeline_deliveries{state="dead"} 1.0' in lines
+    assert 'timeline_deliveries{state="sent"} 4.0' in lines
+    assert "# TYPE timeline_deliveries gauge" in lines
+    assert 'timeline_send_outcomes_total{outcome="delivered"} 4.0' in lines
+    assert "# TYPE timeline_reminder_delay_seconds summary" in lines
+    assert 'timeline_reminder_delay_seconds{quantile="0.5"} 0.75' in lines  # of 4: the 3rd
+    assert 'timeline_reminder_delay_seconds{quantile="0.99"} 5.0' in lines
+    assert "timeline_reminder_delay_seconds_count 4.0" in lines
+    assert "timeline_reminder_delay_seconds_sum 6.5" in lines
 
 
 async def test_unknown_path_and_method(client: httpx.AsyncClient) -> None:

@@ -33,12 +33,14 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client.metrics_core import Metric
 
 from notifiers.base import Notifier
 from notifiers.registry import build as build_notifier
 from timeline.config import Settings
 from timeline.delivery import RELEASE_GRACE, Dispatcher
 from timeline.delivery.leases import release_claims, take_over_orphans
+from timeline.delivery.metrics import delivery_metrics
 from timeline.errors import ValidationFailed
 from timeline.loader import LoadedTimeline, load_timeline, part_files
 from timeline.process import run_until_stopped
@@ -369,7 +371,7 @@ class Daemon:
         from timeline.web.app import create_app
 
         app = create_app(self.source, base_url=self.settings.server.base_url,
-                         health=self.health, metrics=self.metrics_text, lang=self.settings.lang,
+                         health=self.health, metrics=self.metrics, lang=self.settings.lang,
                          allowed_hosts=self.settings.server.hosts())
         config = uvicorn.Config(app, host=self.settings.server.host,
                                 port=self.settings.server.port, log_level="warning",
@@ -391,24 +393,11 @@ class Daemon:
                 "next_due": next_due.isoformat() if next_due else None,
                 "last_delivery": self.dispatcher.metrics.last}
 
-    async def metrics_text(self) -> str:
-        lines = ["# HELP timeline_deliveries Deliveries in the store by state.",
-                 "# TYPE timeline_deliveries gauge"]
-        counts = await asyncio.to_thread(self.store.counts)
-        for state, count in sorted(counts.items()):
-            lines.append(f'timeline_deliveries{{state="{state}"}} {count}')
-        lines += ["# HELP timeline_send_outcomes_total Send outcomes since start.",
-                  "# TYPE timeline_send_outcomes_total counter"]
-        for outcome, count in sorted(self.dispatcher.metrics.outcomes.items()):
-            lines.append(f'timeline_send_outcomes_total{{outcome="{outcome}"}} {count}')
-        delays = sorted(self.dispatcher.metrics.delays)
-        if delays:
-            lines += ["# HELP timeline_reminder_delay_seconds Due time to send, recent.",
-                      "# TYPE timeline_reminder_delay_seconds summary"]
-            for q in (0.5, 0.99):
-                value = delays[min(len(delays) - 1, int(q * len(delays)))]
-                lines.append(f'timeline_reminder_delay_seconds{{quantile="{q}"}} {value:.3f}')
-        return "\n".join(lines) + "\n"
+    async def metrics(self) -> list[Metric]:
+        """The daemon's part of /metrics: the store's deliveries by state, this run's send
+        outcomes and its recent delays from due time to send."""
+        return delivery_metrics(await asyncio.to_thread(self.store.counts),
+                                self.dispatcher.metrics)
 
 
 class _EmbeddedServer:

@@ -6,7 +6,6 @@
     prepared.py    what is claimed and rendered ahead and waits on a timer for its time
     leases.py      claims held, the heartbeat, lapse, release, taking over a dead run's
     outcomes.py    SendResult to outcomes, the back-off, the group-commit writer
-    pacing.py      per-notifier rate limits
     metrics.py     counts for /healthz and /metrics
     outbox.py      Outbox: the store methods delivery uses (a Protocol)
 """

@@ -1,7 +1,8 @@
 """The loop that sends what is due: claim, triage, prepare ahead or queue, send through the
 workers, record. The parts it ties together are its neighbours in this package: batching
 (which rows go together), render (the message), prepared (what waits for its time), leases
-(claims and their renewal), outcomes (the record, the back-off) and pacing (rate limits).
+(claims and their renewal) and outcomes (the record, the back-off); rate limits are
+`notifiers.pacing`.
 
 The store is the record; nothing here is state a crash could lose. A delivery is claimed
 (leased) before it is sent, so two daemons on one database never send the same key, and
@@ -22,6 +23,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from notifiers.base import Message, Notifier, SendResult
+from notifiers.pacing import RateLimiter
 from timeline.config import Settings
 from timeline.delivery import batching
 from timeline.delivery.batching import Batch
@@ -29,7 +31,6 @@ from timeline.delivery.leases import LEASE, Leases
 from timeline.delivery.metrics import Metrics
 from timeline.delivery.outbox import Outbox
 from timeline.delivery.outcomes import GROUP_COMMIT_WINDOW, OutcomeWriter, outcomes_for
-from timeline.delivery.pacing import RateLimiter
 from timeline.delivery.prepared import (
     FREEZE_PREPARED,
     PREPARE_AHEAD,
@@ -71,7 +72,8 @@ class Dispatcher:
         self.started_at = started_at or datetime.now(UTC)
         self.tz = ZoneInfo(settings.timezone)
         self.metrics = Metrics()
-        self.limiters = {name: RateLimiter(n.rate_per_minute) for name, n in notifiers.items()}
+        self.limiters = {name: RateLimiter.per_minute(n.rate_per_minute)
+                         for name, n in notifiers.items()}
         self.renderer = Renderer(settings, notifiers, source)
         self.leases = Leases(store, owner, lease)
         self.outcomes = OutcomeWriter(store, owner, group_commit_window)

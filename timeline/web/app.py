@@ -12,10 +12,11 @@ import json
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -30,6 +31,7 @@ from timeline.source import Snapshot, TimelineSource
 from timeline.web import negotiate as neg
 from timeline.web.agenda import upcoming_json
 from timeline.web.feeds import FeedCache, FeedKey
+from timeline.web.metrics import CONTENT_TYPE, exposition
 from timeline.web.openapi import openapi
 from timeline.web.page import render_page
 
@@ -92,7 +94,8 @@ def allowed_host(host: str, allowed: list[str]) -> bool:
 def create_app(source: TimelineSource, *, base_url: str | None = None,
                today: Callable[[], date] | None = None,
                health: Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]] | None = None,
-               metrics: Callable[[], str | Awaitable[str]] | None = None, lang: Lang = "zh",
+               metrics: Callable[[], Iterable[Metric] | Awaitable[Iterable[Metric]]] | None = None,
+               lang: Lang = "zh",
                feed_cache_size: int = 64, allowed_hosts: list[str] | None = None
                ) -> Starlette:
     """The web app serving `source`. `today` defaults to the date in the timeline's zone;
@@ -231,30 +234,25 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
         return Response(body, status_code=status, media_type="application/json")
 
     async def metrics_text(request: Request) -> Response:
-        lines = [
-            "# HELP timeline_feed_requests_total Feed requests, by kind of path.",
-            "# TYPE timeline_feed_requests_total counter",
-            *(f'timeline_feed_requests_total{{kind="{k}"}} {requests[k]}' for k in FEED_KINDS),
-            "# HELP timeline_feed_not_modified_total Feed requests answered 304, by kind.",
-            "# TYPE timeline_feed_not_modified_total counter",
-            *(f'timeline_feed_not_modified_total{{kind="{k}"}} {not_modified[k]}'
-              for k in FEED_KINDS),
-            "# HELP timeline_feed_renders_total Feeds rendered (cache misses).",
-            "# TYPE timeline_feed_renders_total counter",
-            f"timeline_feed_renders_total {cache.renders}",
-            "# HELP timeline_version The version of the timeline being served.",
-            "# TYPE timeline_version gauge",
-            f"timeline_version {source.version}",
-        ]
-        text = "\n".join(lines) + "\n"
+        feed_requests = CounterMetricFamily("timeline_feed_requests",
+                                            "Feed requests, by kind of path.", labels=["kind"])
+        unchanged = CounterMetricFamily("timeline_feed_not_modified",
+                                        "Feed requests answered 304, by kind.", labels=["kind"])
+        for kind in FEED_KINDS:
+            feed_requests.add_metric([kind], requests[kind])
+            unchanged.add_metric([kind], not_modified[kind])
+        families: list[Metric] = [
+            feed_requests, unchanged,
+            CounterMetricFamily("timeline_feed_renders", "Feeds rendered (cache misses).",
+                                value=cache.renders),
+            GaugeMetricFamily("timeline_version", "The version of the timeline being served.",
+                              value=source.version)]
         if metrics is not None:
             try:
-                extra = await _call(metrics)
+                families.extend(await _call(metrics))
             except Exception:
                 log.exception("metrics callable failed")
-                extra = ""
-            text += extra if not extra or extra.endswith("\n") else extra + "\n"
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(exposition(families), media_type=CONTENT_TYPE)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -9,12 +9,13 @@ Plain uvicorn works too, with an app factory of your own that returns `create_ap
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client.metrics_core import Metric
 
 from timeline.formatting import Lang
 from timeline.loader import load_timeline
@@ -27,7 +28,7 @@ __all__ = ["make_server", "run_server", "serve"]
 def make_server(source: TimelineSource, host: str = "127.0.0.1", port: int = 8000, *,
                 base_url: str | None = None, today: Callable[[], date] | None = None,
                 health: Callable[[], dict[str, Any]] | None = None,
-                metrics: Callable[[], str] | None = None, lang: Lang = "zh",
+                metrics: Callable[[], Iterable[Metric]] | None = None, lang: Lang = "zh",
                 log_level: str = "info", access_log: bool = True,
                 allowed_hosts: list[str] | None = None) -> uvicorn.Server:
     """A configured uvicorn server (not started)."""
