@@ -540,6 +540,12 @@ async def test_metrics(source: TimelineSource) -> None:
     assert 'timeline_reminder_delay_seconds{quantile="0.99"} 5.0' in lines
     assert "timeline_reminder_delay_seconds_count 4.0" in lines
     assert "timeline_reminder_delay_seconds_sum 6.5" in lines
+    for _ in range(10_000):  # the window of recent delays is cut; count and sum never fall
+        sent.observe_delay(1.0)
+    async with await _client(app) as c:
+        again = (await c.get("/metrics")).text.splitlines()
+    assert "timeline_reminder_delay_seconds_count 10004.0" in again
+    assert "timeline_reminder_delay_seconds_sum 10006.5" in again
 
 
 async def test_unknown_path_and_method(client: httpx.AsyncClient) -> None:

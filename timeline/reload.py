@@ -9,7 +9,7 @@ event's dates moved, because subscribed calendars may lag a day and chat does no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -113,12 +113,16 @@ def _apply(store: Store, settings: Settings, loaded: LoadedTimeline, now: dateti
             planned = planned + plan_reminders(loaded, settings, first, last, missed)
     keep = {p.key for p in planned}
     # Before adding the plan: on a first start there is nothing yet to look through.
-    cancelled = store.cancel_unplanned(keep, first, last, now) if configured else 0
+    cancelled = store.cancel_unplanned(keep, first, last, max(now, datetime.now(UTC))) \
+        if configured else 0
     rows = [PlannedDelivery(key=p.key, event_id=p.event_id, notifier=p.notifier,
                             due_at=p.due_at, payload=p.payload()) for p in planned]
     inserted = store.add_planned(rows)
     touched = [c.event_id for c in changes if c.change in ("changed", "removed")]
-    cancelled += store.cancel_except(touched, keep, now) if touched else 0
+    # The time now, not the plan's start: what another instance prepared and has fallen due
+    # while this plan was made may be on the wire, and is left alone (PREPARED_MARGIN).
+    moment = max(now, datetime.now(UTC))
+    cancelled += store.cancel_except(touched, keep, moment) if touched else 0
 
     notices = []
     revisions = store.revisions() if changes else {}

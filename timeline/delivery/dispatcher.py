@@ -215,6 +215,12 @@ class Dispatcher:
                         partial(self.store.claim_due, now, self.owner, batch_size,
                                 leases.seconds, horizon=now + self.prepare_ahead))
                     taken = bool(rows) and not self.stopping
+                    if taken and prepared.waiting:
+                        # Claimed again while an older batch waits with it: moved by a
+                        # re-plan elsewhere. Only the new claim is sent.
+                        others = prepared.superseded({row.key for row in rows})
+                        if others:
+                            await leases.release(others)
                     if taken:
                         handled += len(rows)
                         for batch in await self.triage(rows, now):

@@ -18,16 +18,22 @@ class Metrics:
     outcomes: Counter[str] = field(default_factory=Counter)  # delivered/retry/dead/missed
     delays: list[float] = field(default_factory=list)  # seconds from due to sent (recent)
     last: dict[str, Any] | None = None
+    # Every delay since start (the summary's _count and _sum, which must never go down)
+    delay_count: int = 0
+    delay_sum: float = 0.0
 
     def observe_delay(self, seconds: float) -> None:
+        self.delay_count += 1
+        self.delay_sum += seconds
         self.delays.append(seconds)
         if len(self.delays) > 10_000:
             del self.delays[:5_000]
 
 
 def delivery_metrics(states: Mapping[str, int], metrics: Metrics) -> list[Metric]:
-    """Deliveries in the store by state, send outcomes since start, and the recent delays
-    from due time to send as a summary (median, 99th percentile, count, sum)."""
+    """Deliveries in the store by state, send outcomes since start, and the delays from due
+    time to send as a summary: median and 99th percentile of the recent ones, count and
+    sum of all since start."""
     deliveries = GaugeMetricFamily("timeline_deliveries", "Deliveries in the store by state.",
                                    labels=["state"])
     for state, count in sorted(states.items()):
@@ -44,7 +50,7 @@ def delivery_metrics(states: Mapping[str, int], metrics: Metrics) -> list[Metric
         for q in (0.5, 0.99):
             value = delays[min(len(delays) - 1, int(q * len(delays)))]
             summary.add_sample(name, {"quantile": str(q)}, value)
-        summary.add_sample(f"{name}_count", {}, len(delays))
-        summary.add_sample(f"{name}_sum", {}, sum(delays))
+        summary.add_sample(f"{name}_count", {}, metrics.delay_count)
+        summary.add_sample(f"{name}_sum", {}, metrics.delay_sum)
         families.append(summary)
     return families

@@ -1,7 +1,9 @@
 """What delivery needs of the store, as an interface: claims and their leases, outcomes, the
 last look before a prepared send, and the summaries it plans itself. `timeline.store.Store`
-implements it (SQLite and PostgreSQL); delivery depends on this, not on the store's
-SQLAlchemy parts, so another outbox (or a test's) can stand in."""
+implements it (SQLite and PostgreSQL); the dispatcher is typed against this, not the
+store's class, so another outbox (or a test's) can stand in. The records it passes
+(`Delivery`, `Outcome`, `PlannedDelivery`) and `StoreBusy` come from `timeline.store`, whose
+import still loads SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ class Outbox(Protocol):
 
     def record_outcomes(self, outcomes: Iterable[Outcome], owner: str, now: datetime, *,
                         wait: bool = True) -> int:
-        """Store outcomes of `owner`'s claims in one transaction; `wait=False`: StoreBusy
-        at once instead of waiting for another writer's lock."""
+        """Store outcomes of `owner`'s claims in one transaction; `wait=False`: raise
+        `timeline.store.StoreBusy` at once instead of waiting for another writer's lock."""
         ...
 
     def mark_missed(self, keys: Iterable[str], now: datetime, *, owner: str | None = None

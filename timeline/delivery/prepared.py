@@ -4,8 +4,10 @@ one timer per moment they fall due, and the last look in the store before they a
 The dispatcher claims what falls due within PREPARE_AHEAD (2 s), renders it at once and
 leaves it here; at its time only the send and its record are left, so 10,000 reminders due
 at 09:00 start going out at 09:00. A re-plan in this process takes back what waits here
-first (`take_back`); one in another process moves or cancels the rows in the store, and the
-last look (`Outbox.still_claimed`, one query for every batch due at that moment) drops them.
+first (`take_back`); one in another process moves or cancels the rows in the store (those
+not due within 0.25 s), and the last look (`Outbox.still_claimed`, 500 rows a query, which
+waits for a re-plan under way) drops them. A row moved and claimed again by this process
+replaces its older prepared batch (`superseded`).
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ class Prepared:
     `track(task)` hands the last looks to whoever waits for work under way."""
 
     def __init__(self, store: Outbox, leases: Leases, wake: Callable[[], None],
-                 track: Callable[[asyncio.Task[None]], None]) -> None:
+                 track: Callable[[asyncio.Task[None]], None], *,
+                 look_at_once: int = LOOK_AT_ONCE) -> None:
         self.store = store
+        self.look_at_once = look_at_once
         self.leases = leases
         self.wake = wake
         self.track = track
         self.batches: dict[int, Batch] = {}
+        self._by_key: dict[str, Batch] = {}  # which prepared batch holds a key
         self.waiting = 0
         # One timer per moment that prepared batches fall due, with those batches: 10,000
         # due at 09:00 are one callback, not 10,000 run before the first send can start.
@@ -60,6 +65,8 @@ class Prepared:
     def hold(self, batch: Batch, due: Due) -> None:
         """Keep `batch` until its time, then `due(batch)` (if it is still ours)."""
         self.batches[batch.number] = batch
+        for row in batch.rows:
+            self._by_key[row.key] = batch
         self.waiting += len(batch.rows)
         when = batch.send_at
         if when in self._timers:
@@ -74,6 +81,7 @@ class Prepared:
         """Every prepared batch off its timer and out of the claims held (to give back)."""
         batches = list(self.batches.values())
         self.batches.clear()
+        self._by_key.clear()
         self.waiting = 0
         for handle, _, _ in self._timers.values():
             handle.cancel()
@@ -96,24 +104,36 @@ class Prepared:
     async def _look_and_queue(self, batches: list[Batch], due: Due) -> None:
         """The last looks for everything due at one moment, a slice at a time, so that the
         first slice is being sent while the next is looked at (10,000 at once: the first
-        send waited ~50 ms for one look at them all)."""
+        send waited ~50 ms for one look at them all). What a look finds taken is given
+        back only after every slice is queued, in a task of its own: a failing release
+        must not leave the later slices waiting."""
+        back: list[Delivery] = []
+        dropped = 0
         part: list[Batch] = []
         size = 0
         for batch in batches:
+            if batch.number not in self.batches:
+                continue  # taken back meanwhile (a re-plan here, a stop, a newer claim)
             part.append(batch)
             size += len(batch.rows)
-            if size >= LOOK_AT_ONCE:
-                await self._still_ours(part, due)
+            if size >= self.look_at_once:
+                dropped += await self._still_ours(part, due, back)
                 part, size = [], 0
         if part:
-            await self._still_ours(part, due)
+            dropped += await self._still_ours(part, due, back)
+        if dropped:
+            log.info("%d prepared delivery(ies) not sent: moved or cancelled by a re-plan "
+                     "since they were claimed", dropped)
+        if back:
+            self.track(asyncio.ensure_future(self._give_back(back)))
 
-    async def _still_ours(self, batches: list[Batch], due: Due) -> None:
+    async def _still_ours(self, batches: list[Batch], due: Due, back: list[Delivery]) -> int:
         """The last look before sending what waited prepared: another instance's re-plan
         may have moved or cancelled some of it in the store since the claim (this
         process's own takes its prepared batches back first). A batch with a row no
-        longer held is not sent: its other rows go back to be claimed and rendered anew
-        at once. Still counted as waiting until queued, so the pass does not end."""
+        longer held is not sent: its other rows go into `back`, to be claimed and rendered
+        anew. Returns how many rows were dropped. A batch counts as waiting until queued,
+        so the pass does not end meanwhile."""
         keys = [row.key for batch in batches for row in batch.rows]
         try:
             held: set[str] | None = await asyncio.to_thread(
@@ -123,11 +143,9 @@ class Prepared:
                         "%s; sending them as claimed", len(keys), exc)
             held = None
         dropped = 0
-        back: list[Delivery] = []
         for batch in batches:
-            if self.batches.pop(batch.number, None) is not batch:
-                continue  # taken back meanwhile (a re-plan here, a stop)
-            self.waiting -= len(batch.rows)
+            if not self._forget(batch):
+                continue  # taken back meanwhile (a re-plan here, a stop, a newer claim)
             if held is None or all(row.key in held for row in batch.rows):
                 due(batch)
                 continue
@@ -135,12 +153,37 @@ class Prepared:
             kept = [row for row in batch.rows if row.key in held]
             dropped += len(batch.rows) - len(kept)
             back.extend(kept)
-        if dropped:
-            log.info("%d prepared delivery(ies) not sent: moved or cancelled by a re-plan "
-                     "since they were claimed", dropped)
-        if back:
-            await self.leases.release(back)
         self.wake()
+        return dropped
+
+    async def _give_back(self, rows: list[Delivery]) -> None:
+        try:
+            await self.leases.release(rows)
+        except Exception as exc:  # their leases run out instead, and they are claimed again
+            log.warning("could not give back %d prepared delivery(ies): %s", len(rows), exc)
+
+    def superseded(self, keys: set[str]) -> list[Delivery]:
+        """A claim just took `keys` again that batches prepared earlier hold: a re-plan
+        elsewhere moved them (and they fell due within the horizon again). The earlier
+        batches are forgotten, never sent (their payload or time is the old one); their
+        other rows are returned, still claimed, to be given back."""
+        others: list[Delivery] = []
+        for key in keys:
+            batch = self._by_key.get(key)
+            if batch is not None and self._forget(batch):
+                self.leases.drop(batch)
+                others.extend(row for row in batch.rows if row.key not in keys)
+        return others
+
+    def _forget(self, batch: Batch) -> bool:
+        """Out of the prepared batches; False if it was not (any more) among them."""
+        if self.batches.pop(batch.number, None) is not batch:
+            return False
+        for row in batch.rows:
+            if self._by_key.get(row.key) is batch:
+                del self._by_key[row.key]
+        self.waiting -= len(batch.rows)
+        return True
 
 
 def freeze_young() -> None:

@@ -199,16 +199,19 @@ class OutboxMixin(StoreBase):
         known key (sent, being sent, dead, missed) is left alone: a key is sent at most
         once.
         """
+        given = now
         now = utc(now or datetime.now(UTC))
         planned: dict[str, PlannedDelivery] = {}
         for item in items:
             utc(item.due_at)  # refuse a naive time before writing anything
             planned[item.key] = item
         keys = sorted(planned)  # one lock order for every writer: no deadlocks
-        after = now + PREPARED_MARGIN
         inserted = 0
         with self._write(lock="plan") as conn:
             for chunk in chunks(keys):
+                # The time of this statement (a big plan takes a while): what falls due
+                # meanwhile may be on the wire by now, and is not moved.
+                after = (utc(given) if given else datetime.now(UTC)) + PREPARED_MARGIN
                 existing = self._existing(conn, chunk)
                 new: list[PlannedDelivery] = []
                 # Each payload encoded once: to compare with the stored text, or to insert.
