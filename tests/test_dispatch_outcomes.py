@@ -84,3 +84,17 @@ async def test_a_store_failure_reaches_every_waiting_send(
     await writer.submit([Outcome("b/1", "sent")], seen.append)
     assert [str(failure) for failure in seen] == ["disk full", "disk full"]
     assert store.get("a/1").state == "sending"  # left claimed: sent again after its lease
+
+
+async def test_an_outcome_whose_row_was_taken_is_said_and_counted(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """A re-plan elsewhere moved b/1 back to pending after it went out: its outcome cannot
+    be stored under this claim, which is said (once for the group) and counted."""
+    store.release_many(["b/1"], "me")
+    writer = OutcomeWriter(store, "me", window=0.01)
+    with caplog.at_level("WARNING", logger="timeline.delivery"):
+        await writer.record([Outcome(key, "sent") for key in KEYS])
+    assert writer.unrecorded == 1
+    assert [r.getMessage()[:30] for r in caplog.records] == ["1 outcome(s) not recorded: the"]
+    assert store.get("b/1").state == "pending"  # type: ignore[union-attr]
+    assert store.get("a/1").state == "sent"  # type: ignore[union-attr]

@@ -79,6 +79,7 @@ class OutcomeWriter:
         self.callbacks: list[Callable[[BaseException | None], None]] = []
         self.writer: asyncio.Task[None] | None = None
         self._window: asyncio.Future[None] | None = None  # the open gather window
+        self.unrecorded = 0  # outcomes whose rows another claim or a re-plan had taken
 
     def flush(self) -> None:
         """Commit what is pending now instead of at the end of the window: nothing more is
@@ -135,11 +136,16 @@ class OutcomeWriter:
                 # answers no signal and no request, so a busy store is waited for in a
                 # thread.
                 try:
-                    self.store.record_outcomes(batch, self.owner, datetime.now(UTC),
-                                               wait=False)
+                    recorded = self.store.record_outcomes(batch, self.owner,
+                                                          datetime.now(UTC), wait=False)
                 except StoreBusy:
-                    await asyncio.to_thread(self.store.record_outcomes, batch, self.owner,
-                                            datetime.now(UTC))
+                    recorded = await asyncio.to_thread(
+                        self.store.record_outcomes, batch, self.owner, datetime.now(UTC))
+                if recorded < len(batch):
+                    self.unrecorded += len(batch) - recorded
+                    log.warning("%d outcome(s) not recorded: their rows were no longer this "
+                                "process's (moved or cancelled by a re-plan elsewhere, or "
+                                "claimed again after a lapsed lease)", len(batch) - recorded)
             except Exception as exc:  # each waiting send sees the store's failure
                 failure = exc
             for callback in callbacks:
