@@ -34,6 +34,11 @@ class RateLimiter:
         now = time.monotonic()
         due = max(self._next, now)
         start = due - (self.burst - 1) * interval  # a full bucket lets `burst` go now
-        self._next = due + interval
+        self._next = mine = due + interval
         if start > now:
-            await asyncio.sleep(start - now)
+            try:
+                await asyncio.sleep(start - now)
+            except asyncio.CancelledError:
+                if self._next == mine:  # the last reservation: nobody queued behind it
+                    self._next = due
+                raise

@@ -51,7 +51,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    fake_asyncio = SimpleNamespace(sleep=fake.sleep)
+    fake_asyncio = SimpleNamespace(sleep=fake.sleep, CancelledError=asyncio.CancelledError)
     for module in (pacing_module,):
         monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=fake.monotonic))
         monkeypatch.setattr(module, "asyncio", fake_asyncio)
@@ -136,6 +136,22 @@ async def test_concurrent_senders_share_one_bucket() -> None:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 3
     assert all(gap >= 0.09 for gap in gaps), gaps  # never two within the same 0.1 s
+
+
+async def test_a_cancelled_waiter_gives_its_slot_back() -> None:
+    # The real loop and clock: at 10 a second, a waiter cancelled (a stop, a deadline)
+    # must not make the next one wait for the slot nobody used.
+    limiter = RateLimiter(10)
+    await limiter.acquire()  # the bucket's one token
+    waiting = asyncio.ensure_future(limiter.acquire())  # reserves the slot 0.1 s on
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await limiter.acquire()
+    assert loop.time() - started < 0.15  # its own slot, not one behind the cancelled one
 
 
 # ── a service's per-second budget (Feishu and Slack use the same RateLimiter) ───────────────
