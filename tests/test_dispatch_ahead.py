@@ -220,3 +220,28 @@ async def test_the_daemon_does_not_spin_while_a_replan_holds_back_preparing_ahea
     assert 0 <= hit.at - due.timestamp() < 0.3  # and it still goes out on time
     assert _state(store, key) == ("sent", 1)
     store.close()
+
+
+async def test_a_row_moved_elsewhere_and_claimed_again_goes_out_once_as_moved(
+        receiver: Receiver, client: httpx.AsyncClient, loaded: LoadedTimeline) -> None:
+    """Another instance's re-plan changes a row this dispatcher prepared (its payload; the
+    same key and time), which waits again; the pass claims it anew. Only the new claim is
+    sent, once: the batch prepared with the old payload is forgotten."""
+    dispatcher, store = _dispatcher(receiver, client, loaded)
+    due = datetime.now(UTC) + PREPARE_AHEAD * 0.6
+    key = _plan(store, "7d", due)
+
+    run = asyncio.ensure_future(dispatcher.run_due())
+    await _until(lambda: _state(store, key)[0] == "sending")
+    # as a re-plan elsewhere does it: same key and time, another payload, waiting again
+    store.add_planned([PlannedDelivery(key, EVENT, "hook", due,
+                                       {**PAYLOAD, "occurrence": "2024-06-01"})])
+    assert _state(store, key) == ("pending", 0)
+    dispatcher.poke()
+    await _until(lambda: _state(store, key)[0] == "sending")  # claimed again, here
+    assert await asyncio.wait_for(run, 5) == 2
+    [hit] = receiver.requests
+    assert hit.headers["webhook-id"] == key
+    assert hit.json()["items"][0]["occurrence"] == "2024-06-01"  # the moved row's
+    assert _state(store, key) == ("sent", 1)
+    store.close()
