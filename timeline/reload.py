@@ -71,6 +71,13 @@ def date_summary(data: dict[str, Any] | None, tz: ZoneInfo) -> str:
     return f"{rule} {first} – {last}{extra}".strip()
 
 
+def _current(now: datetime) -> datetime:
+    """The time of a cancelling statement, not the plan's start: what another instance
+    prepared and has fallen due while the plan was made may be on the wire by now, and is
+    left alone (the store's PREPARED_MARGIN counts from this)."""
+    return max(now, datetime.now(UTC))
+
+
 def _dates_moved(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
     if not old or not new:
         return False
@@ -113,16 +120,12 @@ def _apply(store: Store, settings: Settings, loaded: LoadedTimeline, now: dateti
             planned = planned + plan_reminders(loaded, settings, first, last, missed)
     keep = {p.key for p in planned}
     # Before adding the plan: on a first start there is nothing yet to look through.
-    cancelled = store.cancel_unplanned(keep, first, last, max(now, datetime.now(UTC))) \
-        if configured else 0
+    cancelled = store.cancel_unplanned(keep, first, last, _current(now)) if configured else 0
     rows = [PlannedDelivery(key=p.key, event_id=p.event_id, notifier=p.notifier,
                             due_at=p.due_at, payload=p.payload()) for p in planned]
     inserted = store.add_planned(rows)
     touched = [c.event_id for c in changes if c.change in ("changed", "removed")]
-    # The time now, not the plan's start: what another instance prepared and has fallen due
-    # while this plan was made may be on the wire, and is left alone (PREPARED_MARGIN).
-    moment = max(now, datetime.now(UTC))
-    cancelled += store.cancel_except(touched, keep, moment) if touched else 0
+    cancelled += store.cancel_except(touched, keep, _current(now)) if touched else 0
 
     notices = []
     revisions = store.revisions() if changes else {}

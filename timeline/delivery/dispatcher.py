@@ -52,6 +52,8 @@ RECORD_WARN_EVERY = 5.0
 # On shutdown, how long giving claimed rows back may wait for the store: a locked or
 # stalled store must not keep a stopping process alive (the next start takes them back).
 RELEASE_GRACE = 2.0
+# The name each outcome has in /metrics (timeline_send_outcomes_total) and /healthz.
+_COUNTED_AS = {"sent": "delivered", "retrying": "retry", "dead": "dead"}
 
 
 class Dispatcher:
@@ -364,8 +366,7 @@ class Dispatcher:
         outcomes = outcomes_for(batch.rows, result, self.settings.reminders, late=batch.late,
                                 now=now)
         state = outcomes[0].state
-        self.metrics.outcomes[{"sent": "delivered", "retrying": "retry"}.get(state, state)] \
-            += len(batch.rows)
+        self.metrics.outcomes[_COUNTED_AS[state]] += len(batch.rows)
         if state == "dead":
             log.error("dead letter %s via %s: %s", ", ".join(r.key for r in batch.rows),
                       batch.notifier, outcomes[0].error)
