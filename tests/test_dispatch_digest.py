@@ -4,12 +4,13 @@ process, real store and real receiver)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
 from tests.dispatch_helpers import in_memory_dispatcher, webhook_settings
 from tests.receiver import Receiver
+from timeline.delivery.kinds import DigestPayload
 from timeline.loader import LoadedTimeline, parse_timeline
 from timeline.plan import plan_reminders
 from timeline.store import PlannedDelivery
@@ -27,8 +28,9 @@ async def test_a_weekly_digest_lists_its_weeks_items_then_what_a_lead_time_annou
     # Running since before it fell due: on time, as far as the dispatcher can tell.
     dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=MONDAY_9AM)
     key = "digest/2024-05-20/weekly/hook"
-    store.add_planned([PlannedDelivery(key, "", "hook", MONDAY_9AM, {"kind": "digest"})],
-                      now=MONDAY_9AM)
+    digest = DigestPayload(date(2024, 5, 20))
+    store.add_planned([PlannedDelivery(key, "", "hook", MONDAY_9AM, digest.to_json(),
+                                       digest.kind)], now=MONDAY_9AM)
 
     assert await dispatcher.run_due() == 1
 
@@ -72,7 +74,7 @@ async def test_a_digest_sent_before_a_holiday_speaks_for_its_own_week(
     dispatcher, store = in_memory_dispatcher(settings, client, loaded,
                                              started_at=planned.due_at)
     store.add_planned([PlannedDelivery(planned.key, "", "hook", planned.due_at,
-                                       planned.payload())],  # as a reload stores it
+                                       planned.payload_json(), planned.kind)],  # as a reload
                       now=planned.due_at)
 
     assert await dispatcher.run_due() == 1
@@ -94,9 +96,9 @@ async def test_a_digest_late_after_downtime_is_marked_and_one_whose_week_is_over
     restarted = tuesday + timedelta(hours=3)
     dispatcher, store = in_memory_dispatcher(settings, client, loaded, started_at=restarted)
     for day, due in (("2024-05-20", monday), ("2024-05-21", tuesday)):
+        digest = DigestPayload(date.fromisoformat(day))
         store.add_planned([PlannedDelivery(f"digest/{day}/daily/hook", "", "hook", due,
-                                           {"anchor": "digest", "occurrence": day})],
-                          now=monday)
+                                           digest.to_json(), digest.kind)], now=monday)
     rows = store.claim_due(restarted, "test")
     batches = await dispatcher.triage(rows, restarted)
     assert [(b.kind, b.late, [r.key for r in b.rows]) for b in batches] == [

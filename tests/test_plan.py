@@ -101,7 +101,7 @@ def test_default_deadline_leads_ring_at_send_at_that_many_days_before(
         assert r.due_at.astimezone(SH).time() == time(9)
         assert (r.anchor, r.occurrence, r.event_id) == ("due", date(2024, 7, 11), "d")
         assert not r.shifted and not r.estimated
-        assert r.payload()["all_day"] is True
+        assert r.payload_json()["all_day"] is True
 
 
 def test_send_at_is_the_local_time_of_an_all_day_reminder() -> None:
@@ -137,7 +137,7 @@ def test_all_day_reminder_moves_back_to_the_previous_working_day(
     assert r.shifted is shifted
     assert not r.estimated  # 2024 is published
     assert r.occurrence == due  # the reminder is still about the same day
-    assert r.payload()["shifted"] is shifted
+    assert r.payload_json()["shifted"] is shifted
 
 
 def test_long_lead_landing_in_the_holiday_shifts_too() -> None:
@@ -150,7 +150,7 @@ def test_shift_in_an_estimated_year_is_marked_estimated() -> None:
     (r,) = plan(timeline(deadline("2028-10-04", "[1d]")))
     assert r.due_at == local(date(2028, 9, 29))
     assert r.shifted and r.estimated
-    assert r.payload()["estimated"] is True
+    assert r.payload_json()["estimated"] is True
 
 
 def test_unshifted_reminder_in_an_estimated_year_still_rests_on_the_estimate() -> None:
@@ -181,7 +181,7 @@ def test_timed_item_reminds_at_exact_moments() -> None:
     ]
     assert [r.key for r in planned] == ["d/2024-06-04T1500+0800/2h/a",
                                         "d/2024-06-04T1500+0800/0d/a"]  # 0 is written 0d
-    assert all(r.payload()["all_day"] is False for r in planned)
+    assert all(r.payload_json()["all_day"] is False for r in planned)
 
 
 def test_timed_item_is_never_shifted_even_on_a_holiday() -> None:
@@ -339,7 +339,7 @@ def test_keys_are_unique_stable_and_dot_free(events_path: Path) -> None:
         assert "." not in r.key
         event_id, token, lead, notifier = r.key.split("/")
         assert (event_id, notifier) == (r.event_id, r.notifier)
-        assert lead == r.payload()["lead"]
+        assert lead == r.payload_json()["lead"]
         assert token.removeprefix("opens-").startswith(r.occurrence.isoformat()[:10])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,8 +26,11 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, inspect, text
 
+from timeline.config import load_settings
+from timeline.delivery.kinds import read_payload
 from timeline.errors import ConfigError
-from timeline.loader import LoadedTimeline, parse_timeline
+from timeline.loader import LoadedTimeline, load_timeline, parse_timeline
+from timeline.reload import apply_timeline
 from timeline.store import (
     SCHEMA_VERSION,
     STATES,
@@ -166,6 +170,58 @@ def test_an_older_schema_is_migrated_once(store_url: str, raw: Engine,
     assert sorted(versions) == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
 
 
+V1 = Path(__file__).parent / "data" / "store-v1"
+
+
+def _restore_v1(store_url: str, raw: Engine) -> None:
+    """Put the store written by the release before the kind column (tests/data/store-v1)
+    where `store_url` points."""
+    if raw.dialect.name == "sqlite":
+        shutil.copyfile(V1 / "sqlite.db", str(raw.url.database))
+        return
+    schema = store_url.rsplit("%3D", 1)[1]
+    with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
+        conn.execute((V1 / "postgres.sql").read_text().replace("{schema}", schema))
+
+
+def test_a_store_written_before_the_kind_column_is_migrated_and_replans_as_it_was(
+        store_url: str, raw: Engine, repo_root: Path) -> None:
+    _restore_v1(store_url, raw)
+    with raw.connect() as conn:
+        before = {r.key: r for r in conn.execute(text(
+            "SELECT key, state, due_at, payload, updated_at FROM deliveries"))}
+    store = Store.open(store_url)
+    try:
+        with raw.connect() as conn:
+            versions = conn.execute(text("SELECT version FROM schema_version")).scalars().all()
+            kinds = dict(conn.execute(text("SELECT key, kind FROM deliveries")).all())
+        assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+        assert set(kinds) == set(before) and len(before) == 293
+        change = "nanchuan-phase-1-green-power-park/change-2/ops"
+        missed = "missed/0123456789abcdef0123/ops"
+        expected = {key: "digest" if key.startswith("digest/") else "reminder" for key in kinds}
+        expected.update({change: "change", missed: "missed"})
+        assert kinds == expected
+        rows = store.deliveries(limit=1000)
+        assert all(read_payload(r.kind, r.payload) is not None for r in rows)
+        assert store.counts()["pending"] == 290
+
+        # The same plan again: every payload reads back as the plan writes it, so nothing
+        # is moved, revived or cancelled, and the notice and the summary stay as they were.
+        settings = load_settings(V1 / "settings.yaml", senders=False).model_copy(
+            update={"events": str(repo_root / "events.yaml")})
+        loaded = load_timeline(repo_root / "events.yaml")
+        summary = apply_timeline(store, settings, loaded, datetime(2025, 3, 1, 1, 0, tzinfo=UTC),
+                                 configured=True)
+        assert (summary.planned, summary.cancelled) == (0, 0)
+        with raw.connect() as conn:
+            after = {r.key: r for r in conn.execute(text(
+                "SELECT key, state, due_at, payload, updated_at FROM deliveries"))}
+        assert after == before
+    finally:
+        store.close()
+
+
 def test_foreign_tables_are_refused(store_url: str, raw: Engine) -> None:
     with raw.begin() as conn:
         conn.execute(text("CREATE TABLE events (id TEXT)"))
@@ -279,8 +335,8 @@ def test_cancel_unplanned_keeps_notices_and_what_lies_outside_the_span(store: St
     store.add_planned([
         planned("a/2024-05-31/7d/old", T0, "a", "old", reminder),  # no longer routed
         planned("a/2024-05-31/7d/park", T0, "a", "park", reminder),  # still planned
-        planned("a/change-1/old", T0, "a", "old", {"kind": "change", "old": "x", "new": "y"}),
-        planned("missed/abc/old", T0, "", "old", {"kind": "missed", "keys": []}),
+        PlannedDelivery("a/change-1/old", "a", "old", T0, {"old": "x", "new": "y"}, "change"),
+        PlannedDelivery("missed/abc/old", "", "old", T0, {"keys": []}, "missed"),
         planned("b/2024-04-01/7d/old", T0 - 10 * MIN, "b", "old", reminder),  # before it
     ], now=T0)
     keep = {"a/2024-05-31/7d/park"}

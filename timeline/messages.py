@@ -7,8 +7,7 @@ carry the same facts for machine receivers (the generic webhook).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import cast
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from notifiers.base import Message, MessageItem, MessageKind
 from timeline.config import Settings
+from timeline.delivery.kinds import keys_digest
 from timeline.durations import format_lead
 from timeline.formatting import Lang, format_when
 from timeline.loader import LoadedTimeline
@@ -30,7 +30,7 @@ from timeline.plan import (
     digest_slot,
 )
 
-__all__ = ["ReminderLine", "change_message", "digest_message", "keys_digest", "message_key",
+__all__ = ["ReminderLine", "change_message", "digest_message", "message_key",
            "missed_message", "planned_line", "reminder_message", "test_message"]
 
 _WEEKDAYS = {"zh": "一二三四五六日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
@@ -77,11 +77,6 @@ class ReminderLine:
         occurrence = self.occurrence
         return (isinstance(occurrence, datetime) and self.tz is not None
                 and occurrence.utcoffset() != occurrence.astimezone(self.tz).utcoffset())
-
-
-def keys_digest(keys: Iterable[str]) -> str:
-    """A stable fingerprint of a set of delivery keys, whatever their order."""
-    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
 
 
 def message_key(keys: Sequence[str]) -> str:

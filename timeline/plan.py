@@ -15,6 +15,16 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from timeline.config import NotifierEntry, Route, Settings
+from timeline.delivery.kinds import (
+    DigestPayload,
+    Kind,
+    ReminderAnchor,
+    ReminderPayload,
+    digest_key,
+    occurrence_token,
+    reminder_json,
+    reminder_key,
+)
 from timeline.durations import format_lead
 from timeline.loader import LoadedTimeline
 from timeline.model import Deadline, Happening, Recurring, Window, localize
@@ -24,7 +34,7 @@ from timeline.workdays import day_info, is_estimated
 __all__ = ["DigestContents", "DigestItem", "DigestSlot", "PlannedReminder", "digest_item_key",
            "digest_items", "digest_slot", "digest_slots", "notifiers_for", "plan_reminders"]
 
-Anchor = Literal["due", "opens", "closes", "date", "occurs", "digest"]
+Anchor = ReminderAnchor | Literal["digest"]
 # More than the longest run of days off in China's calendar (Spring Festival: 8-9 days).
 _SHIFT_ROOM = timedelta(days=21)
 
@@ -41,22 +51,27 @@ class PlannedReminder:
     shifted: bool = False  # moved earlier to a working day
     estimated: bool = False  # the working-day shift relied on an estimated holiday calendar
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "anchor": self.anchor,
-            "occurrence": self.occurrence.isoformat(),
-            "all_day": not isinstance(self.occurrence, datetime),
-            "lead": format_lead(self.lead),
-            "shifted": self.shifted,
-            "estimated": self.estimated,
-        }
+    @property
+    def kind(self) -> Kind:
+        return "digest" if self.anchor == "digest" else "reminder"
+
+    def payload(self) -> ReminderPayload | DigestPayload:
+        """What its outbox row carries (timeline.delivery.kinds)."""
+        if self.anchor == "digest":
+            return DigestPayload(_day(self.occurrence), self.shifted, self.estimated)
+        return ReminderPayload(self.anchor, self.occurrence, format_lead(self.lead),
+                               self.shifted, self.estimated)
+
+    def payload_json(self) -> dict[str, Any]:
+        """payload().to_json(), without the object in between (a plan has 100,000s)."""
+        if self.anchor == "digest":
+            return self.payload().to_json()
+        return reminder_json(self.anchor, self.occurrence, format_lead(self.lead),
+                             self.shifted, self.estimated)
 
 
-def occurrence_token(value: date | datetime) -> str:
-    """The occurrence part of a key: no '.', which Standard Webhooks ids may not contain."""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H%M%z")
-    return value.isoformat()
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def notifiers_for(event: AnyEvent, routes: Iterable[Route]) -> list[str]:
@@ -166,7 +181,7 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
                 lead_text = lead_names.get(lead) or lead_names.setdefault(lead, format_lead(lead))
                 for notifier in targets:
                     planned.append(PlannedReminder(
-                        key=f"{event.id}/{token}/{lead_text}/{notifier}",
+                        key=reminder_key(event.id, token, lead_text, notifier),
                         event_id=event.id, notifier=notifier, anchor=anchor,
                         occurrence=occurrence, lead=lead, due_at=due_at,
                         shifted=shifted, estimated=estimated))
@@ -363,7 +378,7 @@ def _digests(settings: Settings, first: datetime, last: datetime) -> Iterator[Pl
     for name, entry in settings.notifiers.items():
         for slot in digest_slots(settings, entry, first, last):
             yield PlannedReminder(
-                key=f"digest/{slot.first_day.isoformat()}/{entry.digest.frequency}/{name}",  # type: ignore[union-attr]
+                key=digest_key(slot.first_day, entry.digest.frequency, name),  # type: ignore[union-attr]
                 event_id="", notifier=name, anchor="digest", occurrence=slot.first_day,
                 lead=timedelta(0), due_at=slot.send_at, shifted=slot.shifted,
                 estimated=slot.estimated)

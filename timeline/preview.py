@@ -7,7 +7,6 @@ and the network, so what it shows is what the group will read.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,15 +18,13 @@ import httpx
 from notifiers.base import Message, SendResult
 from notifiers.registry import build
 from timeline.config import Settings
+from timeline.delivery.batching import triage
+from timeline.delivery.render import Renderer
 from timeline.loader import LoadedTimeline
-from timeline.messages import (
-    message_key,
-    planned_digest,
-    planned_line,
-    reminder_message,
-    test_message,
-)
+from timeline.messages import test_message
 from timeline.plan import PlannedReminder, plan_reminders
+from timeline.source import TimelineSource
+from timeline.store import Delivery
 
 __all__ = ["PreviewItem", "preview_messages", "send_test"]
 
@@ -47,39 +44,34 @@ class PreviewItem:
 
 def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, last: date,
                      only: Iterable[str] = ()) -> list[PreviewItem]:
+    """The messages the plan sends from `first` to `last` (the deployment's days): the
+    plan's rows, batched (batching.triage) and rendered (Renderer) as the dispatcher does
+    when they fall due, without attachments."""
     tz = ZoneInfo(settings.timezone)
     start = datetime.combine(first, time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
     wanted = set(only)
-    groups: dict[tuple[datetime, str], list[PlannedReminder]] = defaultdict(list)
+    rows = [_as_claimed(item) for item in plan_reminders(loaded, settings, start,
+                                                         end - timedelta(microseconds=1))
+            if not wanted or item.notifier in wanted]
+    # Started at the first row: nothing is late or missed.
+    batches = triage(rows, settings, started_at=start, now=start, tz=tz).batches
+    renderer = Renderer(settings, {}, TimelineSource(loaded))
     out = []
-    for item in plan_reminders(loaded, settings, start, end - timedelta(microseconds=1)):
-        if wanted and item.notifier not in wanted:
-            continue
-        if item.anchor == "digest":
-            message = planned_digest(item.key, loaded, settings, item.notifier,
-                                     item.occurrence,
-                                     lang=settings.lang_of(item.notifier))
-            out.append(PreviewItem(item.notifier, item.due_at, item.due_at.astimezone(tz),
-                                   message))
-            continue
-        entry = settings.notifiers[item.notifier]
-        minute = item.due_at.replace(second=0, microsecond=0)
-        groups[(minute, item.notifier if entry.group else item.key)].append(item)
-    for (minute, _), items in groups.items():
-        notifier = items[0].notifier
-        limit = settings.notifiers[notifier].group_max
-        for i in range(0, len(items), limit):
-            chunk = items[i:i + limit]
-            today = minute.astimezone(tz).date()
-            lines = [planned_line(p, loaded.timeline, tz) for p in chunk]
-            message = reminder_message(message_key([p.key for p in chunk]), lines,
-                                       today=today, lang=settings.lang_of(notifier),
-                                       feed_url=settings.feed_url,
-                                       base_url=settings.server.base_url)
-            out.append(PreviewItem(notifier, minute, minute.astimezone(tz), message))
+    for batch in batches:
+        message = renderer.render(batch, now=batch.send_at)
+        if message is not None:
+            out.append(PreviewItem(batch.notifier, batch.send_at,
+                                   batch.send_at.astimezone(tz), message))
     out.sort(key=lambda item: (item.due_at, item.notifier))  # stable: chunks stay in order
     return out
+
+
+def _as_claimed(item: PlannedReminder) -> Delivery:
+    """The outbox row the plan's item becomes, as the dispatcher claims it."""
+    return Delivery(item.key, item.event_id, item.notifier, item.due_at, "sending", 1, None,
+                    None, None, None, None, False, item.payload_json(), item.due_at,
+                    item.due_at, item.kind)
 
 
 def send_test(settings: Settings, name: str) -> SendResult:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timeline.config import Settings
+from timeline.delivery.kinds import ChangePayload, change_key
 from timeline.loader import LoadedTimeline
 from timeline.plan import notifiers_for, plan_reminders
 from timeline.store import EventChange, PlannedDelivery, Store
@@ -122,7 +123,8 @@ def _apply(store: Store, settings: Settings, loaded: LoadedTimeline, now: dateti
     # Before adding the plan: on a first start there is nothing yet to look through.
     cancelled = store.cancel_unplanned(keep, first, last, _current(now)) if configured else 0
     rows = [PlannedDelivery(key=p.key, event_id=p.event_id, notifier=p.notifier,
-                            due_at=p.due_at, payload=p.payload()) for p in planned]
+                            due_at=p.due_at, payload=p.payload_json(), kind=p.kind)
+            for p in planned]
     inserted = store.add_planned(rows)
     touched = [c.event_id for c in changes if c.change in ("changed", "removed")]
     cancelled += store.cancel_except(touched, keep, _current(now)) if touched else 0
@@ -136,11 +138,11 @@ def _apply(store: Store, settings: Settings, loaded: LoadedTimeline, now: dateti
         event = timeline.event(change.event_id)
         sequence = revisions[event.id].sequence if event.id in revisions else 0
         for notifier in notifiers_for(event, settings.routes):
+            notice = ChangePayload(date_summary(change.old, timeline.tz),
+                                   date_summary(change.new, timeline.tz))
             notices.append(PlannedDelivery(
-                key=f"{event.id}/change-{sequence}/{notifier}", event_id=event.id,
-                notifier=notifier, due_at=now,
-                payload={"kind": "change", "old": date_summary(change.old, timeline.tz),
-                         "new": date_summary(change.new, timeline.tz)}))
+                key=change_key(event.id, sequence, notifier), event_id=event.id,
+                notifier=notifier, due_at=now, payload=notice.to_json(), kind=notice.kind))
     if notices:
         store.add_planned(notices)
     return ApplySummary(planned=inserted, notices=len(notices), cancelled=cancelled,

@@ -1,8 +1,7 @@
 """Claimed rows into send batches: what kind each is, which go together, which are missed.
 
 Pure functions of the rows, the settings and the clock, so they are tested without a store
-or a running daemon. A row says what it is by its payload: the plan's reminders and digests
-by their `anchor`, change notices and missed summaries by their `kind`.
+or a running daemon. A row says what it is by its kind column (timeline.delivery.kinds).
 """
 
 from __future__ import annotations
@@ -11,18 +10,20 @@ import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from datetime import datetime, timedelta, tzinfo
+from typing import Literal
 
 from notifiers.base import Message
 from timeline.config import Settings
+from timeline.delivery.kinds import DigestPayload, Kind, ReminderPayload, read_payload
 from timeline.plan import digest_slot
 from timeline.store import Delivery
 
-__all__ = ["LATE_TOLERANCE", "Batch", "Kind", "Triage", "digest_day", "digest_over",
-           "kind_of", "reminder_past", "triage"]
+__all__ = ["LATE_TOLERANCE", "Batch", "BatchKind", "Triage", "digest_over", "kind_of",
+           "reminder_past", "triage"]
 
-Kind = Literal["reminder", "digest", "change", "missed"]
+# The kinds (timeline.delivery.kinds), and rows whose payload cannot be read as theirs.
+BatchKind = Kind | Literal["unreadable"]
 # A delivery due this long before the daemon started fell due while it was down.
 LATE_TOLERANCE = timedelta(seconds=5)
 _NUMBERS = itertools.count()
@@ -35,7 +36,7 @@ class Batch:
     notifier: str
     rows: list[Delivery]
     late: bool  # fell due while the daemon was down: the message says so
-    kind: Kind
+    kind: BatchKind
     number: int = field(default_factory=lambda: next(_NUMBERS))
     # Claimed before its due time, rendered then (and from which loaded timeline: a reload
     # since then means rendering it again), queued for the workers by a timer at its time.
@@ -56,17 +57,12 @@ class Triage:
     missed: dict[str, list[Delivery]]  # by notifier: fell due while down, of no use now
 
 
-_KINDS: dict[object, Kind] = {"reminder": "reminder", "digest": "digest", "change": "change",
-                               "missed": "missed"}
-
-
-def kind_of(row: Delivery) -> Kind:
-    """A change notice or missed summary says its `kind`; the plan's rows their anchor."""
-    payload = row.payload or {}
-    kind = _KINDS.get(payload.get("kind"))
-    if kind is not None:
-        return kind
-    return "digest" if payload.get("anchor") == "digest" else "reminder"
+def kind_of(row: Delivery) -> BatchKind:
+    """Its kind column, or `unreadable`: a kind this release does not know, or a payload
+    that is not what its kind carries (a row edited by hand). Such a row is sent as
+    nothing else: it fails, as a dead letter that says why."""
+    payload = read_payload(row.kind, row.payload)
+    return "unreadable" if payload is None else payload.kind
 
 
 def triage(rows: list[Delivery], settings: Settings, *, started_at: datetime,
@@ -76,12 +72,15 @@ def triage(rows: list[Delivery], settings: Settings, *, started_at: datetime,
     was down and is past by more than `catch_up` (a digest: whose period is over) is missed."""
     catch_up = settings.reminders.catch_up
     missed: dict[str, list[Delivery]] = defaultdict(list)
-    groups: dict[tuple[str, str, bool, Kind], list[Delivery]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool, BatchKind], list[Delivery]] = defaultdict(list)
     for row in rows:
-        kind = kind_of(row)
+        payload = read_payload(row.kind, row.payload)
+        kind: BatchKind = "unreadable" if payload is None else payload.kind
         late = row.due_at < started_at - LATE_TOLERANCE and row.attempts <= 1
-        if late and ((kind == "reminder" and reminder_past(row.payload or {}, now, catch_up, tz))
-                     or (kind == "digest" and digest_over(row, settings, now, tz))):
+        if late and (
+                (isinstance(payload, ReminderPayload) and reminder_past(payload, now, catch_up, tz))
+                or (isinstance(payload, DigestPayload)
+                    and digest_over(row.notifier, payload, settings, now, tz))):
             missed[row.notifier].append(row)
             continue
         entry = settings.notifiers.get(row.notifier)
@@ -96,30 +95,22 @@ def triage(rows: list[Delivery], settings: Settings, *, started_at: datetime,
     return Triage(batches, dict(missed))
 
 
-def reminder_past(payload: dict[str, Any], now: datetime, catch_up: timedelta,
+def reminder_past(payload: ReminderPayload, now: datetime, catch_up: timedelta,
                   tz: tzinfo) -> bool:
     """The event this reminder is about has passed by more than `catch_up`."""
-    text = payload.get("occurrence")
-    if not text:
-        return False
-    if payload.get("all_day", len(text) == 10):
-        day = date.fromisoformat(text[:10])
-        # An all-day item lasts until the end of its (local) day.
-        ends = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    if isinstance(payload.occurrence, datetime):
+        ends = payload.occurrence
     else:
-        ends = datetime.fromisoformat(text)
+        # An all-day item lasts until the end of its (local) day.
+        ends = datetime.combine(payload.occurrence + timedelta(days=1), datetime.min.time(),
+                                tzinfo=tz)
     return ends + catch_up < now
 
 
-def digest_over(row: Delivery, settings: Settings, now: datetime, tz: tzinfo) -> bool:
+def digest_over(notifier: str, payload: DigestPayload, settings: Settings, now: datetime,
+                tz: tzinfo) -> bool:
     """The period a digest speaks for has ended: the next one says what it would."""
-    entry = settings.notifiers.get(row.notifier)
+    entry = settings.notifiers.get(notifier)
     if entry is None or entry.digest is None:
         return False  # sending it fails and says why
-    return digest_slot(settings, entry, digest_day(row, tz)).end <= now
-
-
-def digest_day(row: Delivery, tz: tzinfo) -> date:
-    """The first day a digest row speaks for (its key's day, in the plan's payload)."""
-    first_day = (row.payload or {}).get("occurrence")
-    return date.fromisoformat(first_day) if first_day else row.due_at.astimezone(tz).date()
+    return digest_slot(settings, entry, payload.first_day).end <= now

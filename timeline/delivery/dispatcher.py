@@ -27,6 +27,7 @@ from notifiers.pacing import RateLimiter
 from timeline.config import Settings
 from timeline.delivery import batching
 from timeline.delivery.batching import Batch
+from timeline.delivery.kinds import MissedPayload, missed_key
 from timeline.delivery.leases import LEASE, Leases
 from timeline.delivery.metrics import Metrics
 from timeline.delivery.outbox import Outbox
@@ -39,7 +40,6 @@ from timeline.delivery.prepared import (
     freeze_young,
 )
 from timeline.delivery.render import Renderer
-from timeline.messages import keys_digest
 from timeline.source import TimelineSource
 from timeline.store import Delivery, PlannedDelivery
 
@@ -318,10 +318,10 @@ class Dispatcher:
         self.metrics.outcomes["missed"] += len(keys)
         summaries = []
         for notifier, rows in missed.items():
-            digest = keys_digest(r.key for r in rows)
+            summary = MissedPayload(tuple(r.key for r in rows))
             summaries.append(PlannedDelivery(
-                key=f"missed/{digest[:20]}/{notifier}", event_id="", notifier=notifier,
-                due_at=now, payload={"kind": "missed", "keys": [r.key for r in rows]}))
+                key=missed_key(summary.keys, notifier), event_id="", notifier=notifier,
+                due_at=now, payload=summary.to_json(), kind=summary.kind))
         await asyncio.to_thread(self.store.add_planned, summaries)
         log.warning("%d reminder(s) fell due while stopped and are past: recorded as missed",
                     len(keys))
@@ -334,6 +334,10 @@ class Dispatcher:
         now = datetime.now(UTC)
         if notifier is None:
             return SendResult.fail(f"notifier {batch.notifier!r} is not configured any more")
+        if batch.kind == "unreadable":
+            row = batch.rows[0]
+            return SendResult.fail(f"its payload cannot be read as a {row.kind!r} delivery "
+                                   "(edited by hand, or written by another release)")
         try:
             message = batch.message
             if message is None or batch.rendered_from is not self.source.snapshot():

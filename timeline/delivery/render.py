@@ -5,12 +5,20 @@ digest, a change notice or a missed summary. The texts themselves are `timeline.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from notifiers.base import Message, Notifier
 from timeline.config import Settings
-from timeline.delivery.batching import Batch, digest_day
+from timeline.delivery.batching import Batch
+from timeline.delivery.kinds import (
+    ChangePayload,
+    DigestPayload,
+    MissedPayload,
+    ReminderPayload,
+    event_of_key,
+    read_payload,
+)
 from timeline.feed import render_feed
 from timeline.formatting import Lang
 from timeline.loader import LoadedTimeline
@@ -36,27 +44,27 @@ class Renderer:
         self.source = source
         self.tz = ZoneInfo(settings.timezone)
 
-    def render(self, batch: Batch) -> Message | None:
+    def render(self, batch: Batch, *, now: datetime | None = None) -> Message | None:
         """The batch's message, from the timeline in effect now; None when its event is
-        not (or no longer) in it."""
+        not (or no longer) in it. `now`: the clock, for the day a message says it is."""
         snapshot = self.source.snapshot()
         loaded = snapshot.loaded
         settings = self.settings
         lang = settings.lang_of(batch.notifier)
         first = batch.rows[0]
-        payload = first.payload or {}
-        if batch.kind == "digest":
+        payload = read_payload(first.kind, first.payload)
+        if isinstance(payload, DigestPayload):
             return planned_digest(first.key, loaded, settings, first.notifier,
-                                  digest_day(first, self.tz), lang=lang, late=batch.late)
-        if batch.kind == "change":
+                                  payload.first_day, lang=lang, late=batch.late)
+        if isinstance(payload, ChangePayload):
             try:
                 event = loaded.timeline.event(first.event_id)
             except KeyError:
                 return None
             return change_message(first.key, event, loaded.timeline.story(event.story),
-                                  payload.get("old", ""), payload.get("new", ""), lang=lang,
+                                  payload.old, payload.new, lang=lang,
                                   feed_url=settings.feed_url)
-        if batch.kind == "missed":
+        if isinstance(payload, MissedPayload):
             return missed_message(first.key, self._missed_titles(payload, loaded, lang),
                                   lang=lang)
         lines = [line for row in batch.rows if (line := self.line(row, loaded)) is not None]
@@ -66,34 +74,35 @@ class Renderer:
         attach = plugin is not None and plugin.attaches_ics
         ics = _ics(lines, loaded, snapshot.revisions, lang) if attach else None
         # The day it goes out, which for a batch rendered ahead may be tomorrow.
-        today = max(datetime.now(UTC), batch.send_at).astimezone(self.tz).date()
+        today = max(now or datetime.now(UTC), batch.send_at).astimezone(self.tz).date()
         return reminder_message(message_key([r.key for r in batch.rows]), lines, today=today,
                                 lang=lang, feed_url=settings.feed_url,
                                 base_url=settings.server.base_url, late=batch.late, ics=ics)
 
     def line(self, row: Delivery, loaded: LoadedTimeline) -> ReminderLine | None:
-        """A reminder row's line, or None when its event is not in `loaded`."""
-        payload = row.payload or {}
+        """A reminder row's line, or None when its event is not in `loaded` (or the row is
+        not a readable reminder)."""
+        payload = read_payload(row.kind, row.payload)
+        if not isinstance(payload, ReminderPayload):
+            return None
         try:
             event = loaded.timeline.event(row.event_id)
         except KeyError:
             return None
-        text = payload["occurrence"]
-        occurrence: date | datetime = date.fromisoformat(text) if len(text) == 10 else \
-            datetime.fromisoformat(text).astimezone(event.zone(loaded.timeline.timezone))
-        # ^ back in its event's named zone, as the plan gave it: the message names the zone
+        occurrence = payload.occurrence
+        if isinstance(occurrence, datetime):
+            # Back in its event's named zone, as the plan gave it: the message names the zone.
+            occurrence = occurrence.astimezone(event.zone(loaded.timeline.timezone))
         return ReminderLine(key=row.key, event=event, story=loaded.timeline.story(event.story),
-                            anchor=payload.get("anchor", "due"), occurrence=occurrence,
-                            lead=payload.get("lead", ""), due=row.due_at,
-                            estimated=bool(payload.get("estimated")), tz=self.tz)
+                            anchor=payload.anchor, occurrence=occurrence, lead=payload.lead,
+                            due=row.due_at, estimated=payload.estimated, tz=self.tz)
 
     @staticmethod
-    def _missed_titles(payload: Mapping[str, object], loaded: LoadedTimeline,
+    def _missed_titles(payload: MissedPayload, loaded: LoadedTimeline,
                        lang: Lang) -> list[tuple[str, str]]:
         titles = []
-        keys = payload.get("keys", [])
-        for missed_key in keys if isinstance(keys, list) else []:
-            event_id = str(missed_key).split("/", 1)[0]
+        for missed_key in payload.keys:
+            event_id = event_of_key(missed_key)
             try:
                 titles.append((missed_key, loaded.timeline.event(event_id).in_lang("title", lang)))
             except KeyError:

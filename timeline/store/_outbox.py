@@ -47,6 +47,9 @@ from timeline.store._schema import (
 
 __all__ = ["OutboxMixin", "to_delivery"]
 
+# What the plan makes; change notices and missed summaries are made once, never re-planned.
+PLANNED_KINDS = ("reminder", "digest")
+
 T = TypeVar("T")
 # Rows per statement: far below SQLite's 32766 bound parameters, big enough to be fast.
 CHUNK = 1000
@@ -98,12 +101,12 @@ _REVIVE = (
 )
 
 _COLUMNS = ["key", "event_id", "notifier", "due_at", "state", "attempts", "late", "payload",
-            "created_at", "updated_at"]
+            "created_at", "updated_at", "kind"]
 # Written out for SQLite's executemany (see _insert_new); rowcount then sums the rows the
 # statements inserted, which DO NOTHING leaves out.
 _SQLITE_INSERT = (
     'INSERT INTO deliveries ("key", event_id, notifier, due_at, state, attempts, late,'
-    " payload, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)"
+    " payload, created_at, updated_at, kind) VALUES (?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)"
     ' ON CONFLICT ("key") DO NOTHING'
 )
 # PostgreSQL: one array parameter per column, unnested into rows (see _insert_new).
@@ -111,15 +114,16 @@ _planned = func.unnest(
     bindparam("keys", type_=ARRAY(Text)), bindparam("event_ids", type_=ARRAY(Text)),
     bindparam("notifiers", type_=ARRAY(Text)),
     bindparam("dues", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("payloads", type_=ARRAY(Text)),
-).table_valued("key", "event_id", "notifier", "due_at", "payload").render_derived("planned")
+    bindparam("payloads", type_=ARRAY(Text)), bindparam("kinds", type_=ARRAY(Text)),
+).table_valued("key", "event_id", "notifier", "due_at", "payload", "kind"
+               ).render_derived("planned")
 _pg_now = bindparam("now", type_=UTCDateTime)
 _PG_INSERT = (
     postgresql.insert(deliveries)
     .from_select(_COLUMNS, select(
         _planned.c.key, _planned.c.event_id, _planned.c.notifier, _planned.c.due_at,
         literal_column("'pending'"), literal_column("0"), false(), _planned.c.payload,
-        _pg_now, _pg_now))
+        _pg_now, _pg_now, _planned.c.kind))
     .on_conflict_do_nothing(index_elements=["key"])
     .returning(deliveries.c.key)
 )
@@ -178,14 +182,14 @@ class OutboxMixin(StoreBase):
             return len(conn.execute(_PG_INSERT, {
                 "keys": [p.key for p in new], "event_ids": [p.event_id for p in new],
                 "notifiers": [p.notifier for p in new], "dues": [utc(p.due_at) for p in new],
-                "payloads": [texts[p.key] for p in new],
+                "payloads": [texts[p.key] for p in new], "kinds": [p.kind for p in new],
                 "now": now,
             }).all())
         # Straight to the driver's executemany with values converted here: skipping
         # SQLAlchemy's per-row parameter processing saves a quarter of a 100,000-row plan.
         stamp = sqlite_time(now)
         rows = [(p.key, p.event_id, p.notifier, sqlite_time(p.due_at), texts[p.key], stamp,
-                 stamp) for p in new]
+                 stamp, p.kind) for p in new]
         return conn.exec_driver_sql(_SQLITE_INSERT, rows).rowcount
 
     def add_planned(self, items: Iterable[PlannedDelivery], *,
@@ -275,9 +279,7 @@ class OutboxMixin(StoreBase):
         query = select(deliveries.c.key).where(
             or_(ACTIVE, _prepared(now)), deliveries.c.due_at >= utc(first),
             deliveries.c.due_at <= utc(last),
-            # The plan's payloads have no "kind"; notices and summaries say theirs.
-            deliveries.c.payload.is_not(None),
-            type_coerce(deliveries.c.payload, Text).not_like('%"kind"%'))
+            deliveries.c.kind.in_(PLANNED_KINDS))
         with self._write(lock="plan") as conn:
             return _cancel(conn, set(conn.execute(query).scalars()) - keep_keys, now)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from timeline.delivery.kinds import Kind
 
 __all__ = [
     "ACTIVE_STATES",
@@ -64,6 +67,7 @@ class PlannedDelivery:
     notifier: str
     due_at: datetime  # aware
     payload: dict[str, Any] | None = None
+    kind: Kind = "reminder"  # timeline.delivery.kinds: the payload's shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,7 @@ class Delivery:
     payload: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    kind: str  # one of timeline.delivery.kinds.KINDS, unless the row was edited by hand
 
     @property
     def run_at(self) -> datetime:

@@ -30,6 +30,9 @@ from sqlalchemy import (
     inspect,
     literal_column,
     select,
+    text,
+    type_coerce,
+    update,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -49,7 +52,8 @@ __all__ = [
     "sqlite_time",
 ]
 
-SCHEMA_VERSION = 1
+# 2: deliveries.kind (reminder, digest, change, missed), read from the payload before.
+SCHEMA_VERSION = 2
 # One encoder for every value: json.dumps with options builds a new one per call.
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -170,6 +174,8 @@ deliveries = Table(
     Column("payload", JSONText),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Last, where ALTER TABLE puts it in a migrated store: the columns' order is Delivery's.
+    Column("kind", Text, nullable=False, server_default="reminder"),
     CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in STATES)),
                     name="ck_deliveries_state"),
 )
@@ -198,7 +204,17 @@ Index("ix_deliveries_outcome", deliveries.c.updated_at, deliveries.c.key,
 # such an index to the partial ones above and then sorts every waiting row on each claim.
 
 # MIGRATIONS[n] turns a version-n schema into version n+1, inside the open transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _add_kind(conn: Connection) -> None:
+    """1 → 2: the kind each row's payload told (a change notice's and a missed summary's
+    `kind`, a digest's anchor) into a column of its own."""
+    conn.execute(text("ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'reminder'"))
+    for kind, pattern in (("change", '%"kind":"change"%'), ("missed", '%"kind":"missed"%'),
+                          ("digest", '%"anchor":"digest"%')):
+        conn.execute(update(deliveries).where(
+            type_coerce(deliveries.c.payload, Text).like(pattern)).values(kind=kind))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_kind}
 
 
 def _stored_version(conn: Connection) -> int | None:
