@@ -26,6 +26,7 @@ from tests.daemon_helpers import (
     HookReceiver,
     cli,
     deadline,
+    deliveries,
     in_state,
     poll,
     write_config,
@@ -72,6 +73,7 @@ def test_the_daemon_sends_a_digest_of_what_falls_due_and_what_is_announced(
         body = Webhook(WHSEC).verify(hit.body, hit.headers)
         poll(lambda: key in in_state(config, "sent"), 5, "the digest marked sent")
         assert daemon.stop() == 0
+        assert deliveries(config, "sent")[key]["kind"] == "digest"
     finally:
         daemon.cleanup()
 

@@ -339,7 +339,8 @@ def deliveries(config_path: Path | None, state: str | None, limit: int, as_json:
 
 def _row_json(row: Any) -> dict[str, Any]:
     out = {}
-    for name in ("key", "event_id", "notifier", "state", "attempts", "last_error", "late"):
+    for name in ("key", "kind", "event_id", "notifier", "state", "attempts", "last_error",
+                 "late"):
         out[name] = getattr(row, name, None)
     for name in ("due_at", "next_attempt_at", "sent_at"):
         value = getattr(row, name, None)
