@@ -44,8 +44,8 @@ from tests.receiver import Reply
 from timeline.config import Route, load_settings
 from timeline.daemon import Daemon, build_notifiers
 from timeline.delivery import PREPARE_AHEAD, Dispatcher
+from timeline.delivery.kinds import occurrence_token
 from timeline.loader import load_timeline
-from timeline.plan import occurrence_token
 from timeline.reload import apply_timeline
 from timeline.source import TimelineSource
 from timeline.store import Store

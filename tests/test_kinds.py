@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,9 @@ from timeline.delivery.kinds import (
     ReminderPayload,
     change_key,
     digest_key,
+    digest_of_key,
     event_of_key,
+    item_key,
     missed_key,
     occurrence_token,
     read_payload,
@@ -81,6 +85,7 @@ def test_a_payload_is_read_as_its_kind_or_not_at_all() -> None:
     assert read_payload("reminder", None) is None
     assert read_payload("reminder", {**reminder, "anchor": "weekly"}) is None
     assert read_payload("reminder", {**reminder, "occurrence": 20251231}) is None
+    assert read_payload("reminder", {**reminder, "all_day": "false"}) is None
     assert read_payload("anything", reminder) is None
     # Rows from before `all_day` was stored: the text's length tells.
     old = read_payload("reminder", {"anchor": "due", "occurrence": "2024-06-04T09:30:00+08:00"})
@@ -96,7 +101,30 @@ def test_keys() -> None:
     assert digest_key(date(2024, 5, 20), "weekly", "team") == "digest/2024-05-20/weekly/team"
     assert change_key("diesel-window-2", 3, "hook") == "diesel-window-2/change-3/hook"
     assert event_of_key("diesel-window-2/change-3/hook") == "diesel-window-2"
+    assert event_of_key("digest/2024-05-20/weekly/team") is None
+    assert digest_of_key("digest/2024-05-20/weekly/team") == date(2024, 5, 20)
+    assert digest_of_key("digest/someday/weekly/team") is None
+    assert digest_of_key("diesel-window-2/change-3/hook") is None
+    assert item_key("diesel-window-2", "opens", date(2024, 6, 4)) == \
+        "diesel-window-2/opens-2024-06-04"
+    assert item_key("diesel-window-2", "closes", date(2024, 7, 30)) == \
+        "diesel-window-2/2024-07-30"
     summary = missed_key(["b/1", "a/1"], "hook")
     assert summary == missed_key(["a/1", "b/1"], "hook")  # the same keys, once
     assert summary.startswith("missed/") and summary.endswith("/hook")
     assert summary != missed_key(["a/1"], "hook")
+
+
+def test_the_plan_loads_the_kinds_alone_and_delivery_loads_no_web_stack() -> None:
+    """`timeline.delivery` loads its modules on first use: the plan imports `kinds` without
+    the dispatcher (which imports the plan), and delivery never needs Starlette."""
+    probe = (
+        "import sys, timeline.plan, timeline.reload\n"
+        "assert 'timeline.delivery.kinds' in sys.modules\n"
+        "assert 'timeline.delivery.dispatcher' not in sys.modules\n"
+        "import timeline.delivery as d\n"
+        "assert d.Dispatcher.__module__ == 'timeline.delivery.dispatcher'\n"
+        "assert d.batching.triage and d.LEASE.total_seconds() > 0\n"
+        "assert not [m for m in sys.modules if m.startswith(('starlette', 'uvicorn'))]\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)

@@ -30,7 +30,7 @@ from timeline.plan import (
     digest_slot,
 )
 
-__all__ = ["ReminderLine", "change_message", "digest_message", "message_key",
+__all__ = ["ReminderLine", "change_message", "digest_message", "digest_title", "message_key",
            "missed_message", "planned_line", "reminder_message", "test_message"]
 
 _WEEKDAYS = {"zh": "一二三四五六日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
@@ -345,6 +345,12 @@ def change_message(key: str, event: AnyEvent, story: Story, old: str, new: str, 
                             *[f"[{label}]({url})" for label, url in links]])
     return Message(key=key, kind="change", title=headline, text=text, markdown=markdown,
                    lang=lang, links=links)
+
+
+def digest_title(first_day: date, lang: Lang) -> str:
+    """A digest named in another message (a missed summary): by the day its period starts."""
+    return f"{first_day.isoformat()} 起的政策摘要" if lang == "zh" else \
+        f"Policy digest from {first_day.isoformat()}"
 
 
 def missed_message(key: str, missed: Sequence[tuple[str, str]], *, lang: Lang) -> Message:

@@ -21,7 +21,8 @@ from timeline.delivery.kinds import (
     ReminderAnchor,
     ReminderPayload,
     digest_key,
-    occurrence_token,
+    item_key,
+    occurrence_part,
     reminder_json,
     reminder_key,
 )
@@ -175,9 +176,7 @@ def plan_reminders(loaded: LoadedTimeline, settings: Settings, first: datetime,
                 if not first <= due_at <= last:
                     continue
                 if not token:
-                    token = occurrence_token(occurrence)
-                    if anchor == "opens":
-                        token = f"opens-{token}"
+                    token = occurrence_part(anchor, occurrence)
                 lead_text = lead_names.get(lead) or lead_names.setdefault(lead, format_lead(lead))
                 for notifier in targets:
                     planned.append(PlannedReminder(
@@ -319,8 +318,7 @@ def digest_item_key(item: DigestItem) -> str:
     (with `opens-` for a window's opening, as in reminder keys)."""
     if item.reminder is not None:
         return item.reminder.key
-    token = occurrence_token(item.occurrence)
-    return f"{item.event_id}/{'opens-' if item.anchor == 'opens' else ''}{token}"
+    return item_key(item.event_id, item.anchor, item.occurrence)
 
 
 def _readers_day(value: date | datetime, tz: ZoneInfo) -> date:

@@ -32,7 +32,13 @@ _HOMES = {"Batch": "batching", "Dispatcher": "dispatcher", "RELEASE_GRACE": "dis
           "LEASE": "leases", "Outbox": "outbox", "PREPARE_AHEAD": "prepared"}
 
 
+_MODULES = frozenset({"kinds", "dispatcher", "batching", "render", "prepared", "leases",
+                      "outcomes", "metrics", "outbox"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:  # `timeline.delivery.batching` without importing it first
+        return importlib.import_module(f"{__name__}.{name}")
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,9 +21,9 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Final, Literal, TypeAlias, get_args
 
 __all__ = ["KINDS", "ChangePayload", "DigestPayload", "Kind", "MissedPayload", "Payload",
-           "ReminderAnchor", "ReminderPayload", "change_key", "digest_key", "event_of_key",
-           "keys_digest", "missed_key", "occurrence_token", "read_payload", "reminder_json",
-           "reminder_key"]
+           "ReminderAnchor", "ReminderPayload", "change_key", "digest_key", "digest_of_key",
+           "event_of_key", "item_key", "keys_digest", "missed_key", "occurrence_part",
+           "occurrence_token", "read_payload", "reminder_json", "reminder_key"]
 
 Kind = Literal["reminder", "digest", "change", "missed"]
 KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
@@ -40,10 +40,22 @@ def occurrence_token(value: date | datetime) -> str:
     return value.isoformat()
 
 
-def reminder_key(event_id: str, token: str, lead: str, notifier: str) -> str:
-    """`token`: occurrence_token of the occurrence, `opens-` before it for a window's
-    opening (the plan makes it once per occurrence, not once per lead)."""
-    return f"{event_id}/{token}/{lead}/{notifier}"
+def occurrence_part(anchor: str, occurrence: date | datetime) -> str:
+    """What names an occurrence in keys: its token, `opens-` before it for a window's
+    opening (whose closing may fall on the same day)."""
+    token = occurrence_token(occurrence)
+    return f"opens-{token}" if anchor == "opens" else token
+
+
+def reminder_key(event_id: str, part: str, lead: str, notifier: str) -> str:
+    """`part`: occurrence_part of the occurrence (the plan makes it once per occurrence,
+    not once per lead)."""
+    return f"{event_id}/{part}/{lead}/{notifier}"
+
+
+def item_key(event_id: str, anchor: str, occurrence: date | datetime) -> str:
+    """A digest line's key when no reminder announces it: `event/occurrence`."""
+    return f"{event_id}/{occurrence_part(anchor, occurrence)}"
 
 
 def digest_key(first_day: date, frequency: str, notifier: str) -> str:
@@ -65,9 +77,22 @@ def missed_key(keys: Iterable[str], notifier: str) -> str:
     return f"missed/{keys_digest(keys)[:20]}/{notifier}"
 
 
-def event_of_key(key: str) -> str:
-    """The event a reminder's or change notice's key is about."""
-    return key.split("/", 1)[0]
+def event_of_key(key: str) -> str | None:
+    """The event a reminder's or change notice's key is about; None for a digest's (or a
+    missed summary's), which is about no one event."""
+    head, _, rest = key.partition("/")
+    return None if head in ("digest", "missed") and rest else head
+
+
+def digest_of_key(key: str) -> date | None:
+    """The first day a digest's key names; None for any other key."""
+    head, _, rest = key.partition("/")
+    if head != "digest":
+        return None
+    try:
+        return date.fromisoformat(rest.split("/", 1)[0])
+    except ValueError:
+        return None
 
 
 # ── payloads ─────────────────────────────────────────────────────────────────────────────
@@ -175,6 +200,8 @@ def _reminder(data: Mapping[str, Any]) -> ReminderPayload | None:
         return None
     # Rows written before `all_day` was stored tell by the text's length.
     all_day = data.get("all_day", len(text) == 10)
+    if not isinstance(all_day, bool):
+        return None
     occurrence: date | datetime = date.fromisoformat(text[:10]) if all_day \
         else datetime.fromisoformat(text)
     if isinstance(occurrence, datetime) and occurrence.tzinfo is None:

@@ -16,6 +16,7 @@ from timeline.delivery.kinds import (
     DigestPayload,
     MissedPayload,
     ReminderPayload,
+    digest_of_key,
     event_of_key,
     read_payload,
 )
@@ -25,6 +26,7 @@ from timeline.loader import LoadedTimeline
 from timeline.messages import (
     ReminderLine,
     change_message,
+    digest_title,
     message_key,
     missed_message,
     planned_digest,
@@ -103,6 +105,10 @@ class Renderer:
         titles = []
         for missed_key in payload.keys:
             event_id = event_of_key(missed_key)
+            if event_id is None:  # a digest whose period ended while stopped
+                day = digest_of_key(missed_key)
+                titles.append((missed_key, digest_title(day, lang) if day else missed_key))
+                continue
             try:
                 titles.append((missed_key, loaded.timeline.event(event_id).in_lang("title", lang)))
             except KeyError:

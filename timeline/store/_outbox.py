@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+from timeline.delivery.kinds import KINDS
 from timeline.store._base import StoreBase
 from timeline.store._records import (
     ACTIVE_STATES,
@@ -58,8 +59,8 @@ CHUNK = 1000
 # which costs a tenth of decoding 100,000 stored payloads on every restart.
 _EXISTING = select(deliveries.c.key, deliveries.c.state, deliveries.c.due_at,
                    type_coerce(deliveries.c.payload, Text).label("payload"),
-                   deliveries.c.next_attempt_at)
-_SQLITE_EXISTING = ('SELECT "key", state, due_at, payload, next_attempt_at FROM deliveries'
+                   deliveries.c.next_attempt_at, deliveries.c.kind)
+_SQLITE_EXISTING = ('SELECT "key", state, due_at, payload, next_attempt_at, kind FROM deliveries'
                     ' WHERE "key" IN ({})')
 # A row another instance claimed ahead of its time and waits to send (prepared): a re-plan
 # may still move or cancel it, until this close to its time; its holder looks before
@@ -78,7 +79,7 @@ _MOVE = (
     update(deliveries)
     .where(deliveries.c.key == bindparam("b_key"), ACTIVE,
            deliveries.c.next_attempt_at.is_(None))
-    .values(due_at=bindparam("due_at"), payload=bindparam("payload"),
+    .values(due_at=bindparam("due_at"), payload=bindparam("payload"), kind=bindparam("kind"),
             updated_at=bindparam("updated_at"))
 )
 # The same for a row claimed ahead elsewhere: waiting again at its new time, the claim and
@@ -88,7 +89,8 @@ _MOVE_PREPARED = (
     .where(deliveries.c.key == bindparam("b_key"), SENDING,
            deliveries.c.next_attempt_at.is_(None), deliveries.c.due_at > bindparam("b_after"))
     .values(state="pending", due_at=bindparam("due_at"), payload=bindparam("payload"),
-            updated_at=bindparam("updated_at"), attempts=deliveries.c.attempts - 1,
+            kind=bindparam("kind"), updated_at=bindparam("updated_at"),
+            attempts=deliveries.c.attempts - 1,
             lease_owner=None, lease_until=None)
 )
 # A cancelled delivery the plan wants again (its event moved back): waiting once more.
@@ -96,7 +98,8 @@ _REVIVE = (
     update(deliveries)
     .where(deliveries.c.key == bindparam("b_key"), state_in(["cancelled"]))
     .values(state="pending", due_at=bindparam("due_at"), payload=bindparam("payload"),
-            updated_at=bindparam("updated_at"), next_attempt_at=None, attempts=0,
+            kind=bindparam("kind"), updated_at=bindparam("updated_at"), next_attempt_at=None,
+            attempts=0,
             lease_owner=None, lease_until=None)
 )
 
@@ -207,7 +210,10 @@ class OutboxMixin(StoreBase):
         now = utc(now or datetime.now(UTC))
         planned: dict[str, PlannedDelivery] = {}
         for item in items:
-            utc(item.due_at)  # refuse a naive time before writing anything
+            utc(item.due_at)  # refuse a naive time or an unknown kind before writing anything
+            if item.kind not in KINDS:
+                raise ValueError(f"{item.key}: unknown delivery kind {item.kind!r}; expected "
+                                 f"{', '.join(KINDS)}")
             planned[item.key] = item
         keys = sorted(planned)  # one lock order for every writer: no deadlocks
         inserted = 0
@@ -231,12 +237,12 @@ class OutboxMixin(StoreBase):
                         new.append(item)
                         continue
                     change = {"b_key": key, "due_at": item.due_at, "payload": item.payload,
-                              "updated_at": now}
+                              "kind": item.kind, "updated_at": now}
                     if row.state == "cancelled":
                         revived.append(change)
                     elif (row.next_attempt_at is None
                           and (row.due_at != self._stored_time(item.due_at)
-                               or row.payload != texts[key])):
+                               or row.payload != texts[key] or row.kind != item.kind)):
                         if row.state in ACTIVE_STATES:
                             moved.append(change)
                         elif row.state == "sending":  # the statement checks it is prepared

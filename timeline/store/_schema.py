@@ -25,10 +25,12 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     inspect,
     literal_column,
+    or_,
     select,
     text,
     type_coerce,
@@ -36,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from timeline.delivery.kinds import KINDS
 from timeline.errors import ConfigError
 from timeline.store._records import ACTIVE_STATES, OUTCOME_STATES, STATES, utc
 
@@ -124,7 +127,12 @@ class JSONText(TypeDecorator[Any]):
         return None if value is None else encode_json(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(value)
+        try:
+            return None if value is None else json.loads(value)
+        except ValueError:
+            # Text edited by hand: read as no payload, which fails that row and says so,
+            # instead of every claim that reads it.
+            return None
 
 
 def state_in(states: Iterable[str]) -> ColumnElement[bool]:
@@ -140,6 +148,7 @@ def state_in(states: Iterable[str]) -> ColumnElement[bool]:
 
 
 metadata = MetaData()
+_KIND_LIST = ", ".join(f"'{kind}'" for kind in KINDS)
 
 schema_version = Table(
     "schema_version", metadata,
@@ -175,7 +184,8 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # Last, where ALTER TABLE puts it in a migrated store: the columns' order is Delivery's.
-    Column("kind", Text, nullable=False, server_default="reminder"),
+    Column("kind", Text, CheckConstraint(f"kind IN ({_KIND_LIST})", name="ck_deliveries_kind"),
+           nullable=False, server_default="reminder"),
     CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in STATES)),
                     name="ck_deliveries_state"),
 )
@@ -205,13 +215,30 @@ Index("ix_deliveries_outcome", deliveries.c.updated_at, deliveries.c.key,
 
 # MIGRATIONS[n] turns a version-n schema into version n+1, inside the open transaction.
 def _add_kind(conn: Connection) -> None:
-    """1 → 2: the kind each row's payload told (a change notice's and a missed summary's
-    `kind`, a digest's anchor) into a column of its own."""
-    conn.execute(text("ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'reminder'"))
-    for kind, pattern in (("change", '%"kind":"change"%'), ("missed", '%"kind":"missed"%'),
-                          ("digest", '%"anchor":"digest"%')):
-        conn.execute(update(deliveries).where(
-            type_coerce(deliveries.c.payload, Text).like(pattern)).values(kind=kind))
+    """1 → 2: each row's kind, which its payload told, into a column of its own."""
+    conn.execute(text(f"ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'reminder'"
+                      f" CONSTRAINT ck_deliveries_kind CHECK (kind IN ({_KIND_LIST}))"))
+    # As the previous release read it: a payload's "kind" when it names one, else a digest
+    # by its anchor. Only rows that can be other than a reminder are decoded; the filter
+    # is loose (LIKE ignores case on SQLite, not on PostgreSQL), the decision is here.
+    payload = type_coerce(deliveries.c.payload, Text)
+    candidates = select(deliveries.c.key, payload).where(
+        or_(payload.like('%"kind"%'), payload.like('%digest%')))
+    changes = []
+    for key, raw in conn.execute(candidates):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue  # unreadable as any kind: sending it fails and says why
+        if not isinstance(data, dict):
+            continue
+        said = data.get("kind")
+        kind = said if said in KINDS else "digest" if data.get("anchor") == "digest" else None
+        if kind not in (None, "reminder"):
+            changes.append({"b_key": key, "b_kind": kind})
+    if changes:
+        conn.execute(update(deliveries).where(deliveries.c.key == bindparam("b_key"))
+                     .values(kind=bindparam("b_kind")), changes)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_kind}
