@@ -46,7 +46,10 @@ def preview_messages(loaded: LoadedTimeline, settings: Settings, first: date, la
                      only: Iterable[str] = ()) -> list[PreviewItem]:
     """The messages the plan sends from `first` to `last` (the deployment's days): the
     plan's rows, batched (batching.triage) and rendered (Renderer) as the dispatcher does
-    when they fall due, without attachments."""
+    when they fall due, without attachments. Where it can differ: the dispatcher batches
+    what one claim holds (200 rows), so a grouping notifier's minute with more reminders
+    than that may be cut into messages at other places (the same lines, in other groups);
+    and the day a message says it is sent is its due day here, the day it goes out there."""
     tz = ZoneInfo(settings.timezone)
     start = datetime.combine(first, time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)

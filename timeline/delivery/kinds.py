@@ -6,9 +6,10 @@
     missed    what fell due while stopped (dispatcher)      missed/hash/notifier
 
 The outbox keeps the kind in its own column and the payload as JSON; this module is the only
-code that writes or reads that JSON (`to_json`, `read_payload`), and the JSON is the one the
-store held before the kind column existed, so rows of an older database read the same and a
-re-plan after the upgrade rewrites none of them. Imports nothing of the daemon: the plan and
+code that writes or reads that JSON (`to_json`, `read_payload`). The plan's JSON (reminders,
+digests) is the one the store held before the kind column existed, so a re-plan after the
+upgrade rewrites no row; change notices and missed summaries no longer say their kind
+inside (rows written before still read). Imports nothing of the daemon: the plan and
 the reload build their rows with it.
 """
 
