@@ -3,7 +3,7 @@ store, no daemon, no clock but the one handed in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,6 +80,10 @@ def test_reminders_of_one_minute_go_together_up_to_group_max() -> None:
         ["late/2024-05-31/7d/hook"]]
     assert result.missed == {}
     assert all(b.kind == "reminder" and not b.late for b in result.batches)
+    # Each batch carries its rows' payloads as triage read them, in the rows' order.
+    first = result.batches[0]
+    assert first.payloads == tuple(read_payload("reminder", r.payload) for r in first.rows)
+    assert first.payload_of(2) == ReminderPayload("due", date(2024, 5, 31), "7d")
 
 
 def test_without_grouping_and_for_other_kinds_each_row_goes_alone() -> None:

@@ -15,7 +15,13 @@ from typing import Literal
 
 from notifiers.base import Message
 from timeline.config import Settings
-from timeline.delivery.kinds import DigestPayload, Kind, ReminderPayload, read_payload
+from timeline.delivery.kinds import (
+    DigestPayload,
+    Kind,
+    Payload,
+    ReminderPayload,
+    read_payload,
+)
 from timeline.plan import digest_slot
 from timeline.store import Delivery
 
@@ -44,6 +50,14 @@ class Batch:
     rendered_from: object = None
     # When its claim was taken (monotonic): with the last renewal, how long it is ours.
     claimed: float = field(default_factory=time.monotonic)
+    # Each row's payload as triage read it (in the rows' order), so render reads none again.
+    payloads: tuple[Payload | None, ...] = ()
+
+    def payload_of(self, index: int) -> Payload | None:
+        if self.payloads:
+            return self.payloads[index]
+        row = self.rows[index]
+        return read_payload(row.kind, row.payload)
 
     @property
     def send_at(self) -> datetime:
@@ -72,7 +86,8 @@ def triage(rows: list[Delivery], settings: Settings, *, started_at: datetime,
     was down and is past by more than `catch_up` (a digest: whose period is over) is missed."""
     catch_up = settings.reminders.catch_up
     missed: dict[str, list[Delivery]] = defaultdict(list)
-    groups: dict[tuple[str, str, bool, BatchKind], list[Delivery]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool, BatchKind], list[tuple[Delivery, Payload | None]]] = \
+        defaultdict(list)
     for row in rows:
         payload = read_payload(row.kind, row.payload)
         kind: BatchKind = "unreadable" if payload is None else payload.kind
@@ -86,12 +101,14 @@ def triage(rows: list[Delivery], settings: Settings, *, started_at: datetime,
         entry = settings.notifiers.get(row.notifier)
         grouped = kind == "reminder" and entry is not None and entry.group
         minute = row.due_at.strftime("%Y%m%d%H%M") if grouped else row.key
-        groups[(row.notifier, minute, late, kind)].append(row)
+        groups[(row.notifier, minute, late, kind)].append((row, payload))
     batches = []
     for (notifier, _, late, kind), members in groups.items():
         limit = settings.notifiers[notifier].group_max if notifier in settings.notifiers else 1
         for i in range(0, len(members), limit):
-            batches.append(Batch(notifier, members[i:i + limit], late, kind))
+            chunk = members[i:i + limit]
+            batches.append(Batch(notifier, [row for row, _ in chunk], late, kind,
+                                 payloads=tuple(payload for _, payload in chunk)))
     return Triage(batches, dict(missed))
 
 

@@ -15,6 +15,7 @@ from timeline.delivery.kinds import (
     ChangePayload,
     DigestPayload,
     MissedPayload,
+    Payload,
     ReminderPayload,
     digest_of_key,
     event_of_key,
@@ -54,7 +55,7 @@ class Renderer:
         settings = self.settings
         lang = settings.lang_of(batch.notifier)
         first = batch.rows[0]
-        payload = read_payload(first.kind, first.payload)
+        payload = batch.payload_of(0)
         if isinstance(payload, DigestPayload):
             return planned_digest(first.key, loaded, settings, first.notifier,
                                   payload.first_day, lang=lang, late=batch.late)
@@ -69,7 +70,8 @@ class Renderer:
         if isinstance(payload, MissedPayload):
             return missed_message(first.key, self._missed_titles(payload, loaded, lang),
                                   lang=lang)
-        lines = [line for row in batch.rows if (line := self.line(row, loaded)) is not None]
+        lines = [line for i, row in enumerate(batch.rows)
+                 if (line := self.line(row, loaded, batch.payload_of(i))) is not None]
         if not lines:
             return None
         plugin = self.notifiers.get(batch.notifier)
@@ -81,10 +83,12 @@ class Renderer:
                                 lang=lang, feed_url=settings.feed_url,
                                 base_url=settings.server.base_url, late=batch.late, ics=ics)
 
-    def line(self, row: Delivery, loaded: LoadedTimeline) -> ReminderLine | None:
+    def line(self, row: Delivery, loaded: LoadedTimeline,
+             payload: Payload | None = None) -> ReminderLine | None:
         """A reminder row's line, or None when its event is not in `loaded` (or the row is
-        not a readable reminder)."""
-        payload = read_payload(row.kind, row.payload)
+        not a readable reminder). `payload`: the row's, when read already."""
+        if payload is None:
+            payload = read_payload(row.kind, row.payload)
         if not isinstance(payload, ReminderPayload):
             return None
         try:
