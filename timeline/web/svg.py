@@ -8,7 +8,7 @@ source does not give.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html import escape
@@ -31,6 +31,9 @@ YEARS_BEFORE = 2  # recent history worth seeing next to what is coming
 YEARS_AFTER_MAX = 12  # far-off items are listed on the page, not squeezed into the chart
 TICKS_MAX = 60  # more occurrences than this read better as one band
 LABEL_UNITS = 24  # label length cap, in CJK-character widths
+# More rows than this make a chart taller than a phone's screen many times over (and 100 KB
+# of SVG): the rows nearest today are drawn, the lists below have the rest.
+ROWS_MAX = 60
 
 _STYLE = """
 .yr{stroke:#e2e8f0}.yl{font-size:12px;fill:#718096}
@@ -69,9 +72,9 @@ def _due_order(event: Deadline) -> tuple[date, int, float]:
     return (_day(due), 0, due.timestamp()) if isinstance(due, datetime) else (due, 1, 0.0)
 
 
-def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list[_Row]:
+def _rows(loaded: LoadedTimeline, story: Story, events: Sequence[AnyEvent], first: date,
+          last: date) -> list[_Row]:
     published = _day(story.published)
-    events = [e for e in loaded.timeline.events if e.story == story.id]
     rows: list[_Row] = []
     # Deadlines of one story read as consecutive phases: each runs from the day after the
     # previous one (the first from the story's publication) to its own due day.
@@ -144,20 +147,56 @@ def _when(row: _Row, lang: Lang) -> str:
 class Chart(NamedTuple):
     svg: str  # an inline `<svg>` element, its styles inside, no script
     note: str  # what the chart leaves out, in words ("" when nothing)
+    today_x: float  # where the today line is, as a fraction of the chart's width
 
 
-def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
-    """The chart of the whole timeline, from two years before `today`."""
+def _distance(row: _Row, today: date) -> int:
+    """Days between a row and today (0 when it spans today)."""
+    if row.start <= today <= row.end:
+        return 0
+    return min(abs((row.start - today).days), abs((row.end - today).days))
+
+
+def _nearest(stories: list[tuple[Story, list[_Row]]], today: date,
+             most: int) -> list[tuple[Story, list[_Row]]]:
+    """At most `most` rows, those nearest today, each story's in their order."""
+    ranked = sorted((_distance(r, today), r.start, r.event.id) for _, rows in stories
+                    for r in rows)
+    keep = {event_id for _, _, event_id in ranked[:most]}
+    return [(s, [r for r in rows if r.event.id in keep]) for s, rows in stories]
+
+
+def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh", *,
+              stories: Collection[str] | None = None, only: Collection[str] | None = None,
+              by_story: Mapping[str, Sequence[AnyEvent]] | None = None,
+              rows_max: int = ROWS_MAX, note_more: str = "") -> Chart:
+    """The chart from two years before `today`: of the stories named (all by default), of
+    the events named in `only` (all by default), at most `rows_max` rows. `by_story` is the
+    events grouped by story when the caller has them (the page's catalog)."""
     first = date(today.year - YEARS_BEFORE, 1, 1)
     limit = date(today.year + YEARS_AFTER_MAX, 12, 31)
-    stories = [(s, _rows(loaded, s, first, limit)) for s in loaded.timeline.stories]
-    ends = [r.end for _, rows in stories for r in rows
+    if by_story is None:
+        grouped: dict[str, list[AnyEvent]] = {}
+        for event in loaded.timeline.events:
+            grouped.setdefault(event.story, []).append(event)
+        by_story = grouped
+    chosen = [s for s in loaded.timeline.stories if stories is None or s.id in stories]
+    every = [(s, _rows(loaded, s, by_story.get(s.id, ()), first, limit)) for s in chosen]
+    if only is not None:
+        every = [(s, [r for r in rows if r.event.id in only]) for s, rows in every]
+    every = [(s, rows) for s, rows in every if rows]
+    stories_rows = every
+    ends = [r.end for _, rows in stories_rows for r in rows
             if not r.open_end and r.end >= first and r.start <= limit]
     last_year = max([today.year + 1, *(d.year for d in ends)])
     domain_end = date(min(last_year, limit.year) + 1, 1, 1)
     shown = [(s, [r for r in rows if r.end >= first and r.start < domain_end])
-             for s, rows in stories]
-    hidden = sum(len(rows) for _, rows in stories) - sum(len(rows) for _, rows in shown)
+             for s, rows in stories_rows]
+    hidden = sum(len(rows) for _, rows in stories_rows) - sum(len(rows) for _, rows in shown)
+    in_range = sum(len(rows) for _, rows in shown)
+    if in_range > rows_max:
+        shown = _nearest(shown, today, rows_max)
+    capped = in_range - min(in_range, rows_max)
     for _, rows in shown:
         _label(rows, lang)
         for row in rows:
@@ -195,16 +234,23 @@ def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
                  f'y2="{height}"><title>{escape(today_text)}</title></line>'
                  f'<text class="tl" x="{tx + (4 if anchor == "start" else -4)}" y="34" '
                  f'text-anchor="{anchor}">{escape(today_text)}</text>')
-    note = ""
+    notes = []
     if hidden:
-        note = t("chart_hidden", lang, n=hidden, first=first.year, last=domain_end.year - 1)
+        notes.append(t("chart_hidden", lang, n=hidden, first=first.year,
+                       last=domain_end.year - 1))
+    if capped:
+        notes.append(t("chart_capped", lang, shown=rows_max, n=capped))
+    if note_more:
+        notes.append(note_more)
+    note = " ".join(notes)
     label = f"{t('chart', lang)} {first.year}–{domain_end.year - 1}"
     return Chart(f'<svg xmlns="http://www.w3.org/2000/svg" id="chart" role="img" '
             f'aria-labelledby="chart-title chart-desc" viewBox="0 0 {WIDTH} {height}" '
             f'width="100%" data-first="{first}" data-last="{domain_end - timedelta(days=1)}">'
             f'<title id="chart-title">{escape(label)}</title>'
             f'<desc id="chart-desc">{escape(t("chart_desc", lang) + " " + note)}</desc>'
-            f"<style>{_STYLE}</style>{grid}{''.join(body)}{today_svg}</svg>", note)
+            f"<style>{_STYLE}</style>{grid}{''.join(body)}{today_svg}</svg>", note,
+            round(tx / WIDTH, 4))
 
 
 def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
