@@ -324,7 +324,7 @@ async def test_page_zh(client: httpx.AsyncClient) -> None:
     assert 'class="qrcode"' in html
     assert 'href="webcal://test/feeds/tag/office-hours.ics"' in html
     # Each story is reached through its page, which has its feed (below).
-    assert 'href="http://test/stories/diesel-subsidy"' in html
+    assert 'href="./stories/diesel-subsidy"' in html
 
 
 async def test_story_page_zh(client: httpx.AsyncClient) -> None:
@@ -336,9 +336,11 @@ async def test_story_page_zh(client: httpx.AsyncClient) -> None:
     assert "<script" not in html
     assert "每周二、周五，节假日除外" in html
     assert 'href="webcal://test/feeds/story/diesel-subsidy.ics"' in html
-    # The source quote and the precision note are in each item's details.
-    assert "<details>" in html
-    assert "「自工作方案发布之日起至 2024 年 5 月 31 日" in html
+    # The source quote and the precision note are in each item (open on its story's page;
+    # the past ones folded).
+    window = html.split('<li id="ev-diesel-window-1">')[1].split("</li>")[0]
+    assert "「自工作方案发布之日起至 2024 年 5 月 31 日" in window
+    assert '<details class="past" id="past"><summary>已过去的事项（1）</summary>' in html
     assert "日期精度: 年底前 — “在2025年底前”只给到年底" in html
     items = html.split('id="items"')[1]
     assert "2025年底前" in items and "2025-12-31" not in items
@@ -357,7 +359,7 @@ async def test_page_en(client: httpx.AsyncClient) -> None:
     assert 'href="webcal://test/calendar.ics?lang=en"' in html
     assert 'href="webcal://test/feeds/tag/phase.ics?lang=en"' in html
     assert 'href="http://test/?lang=zh"' in html
-    assert 'href="http://test/stories/diesel-subsidy?lang=en"' in html
+    assert 'href="./stories/diesel-subsidy?lang=en"' in html
     story = (await client.get("/stories/diesel-subsidy?lang=en")).text
     assert "every Tue, Fri, except public holidays" in story
     assert 'href="webcal://test/feeds/story/diesel-subsidy.ics?lang=en"' in story

@@ -50,9 +50,14 @@ class Catalog:
     by_tag: dict[str, list[AnyEvent]]  # in date order
     first: dict[str, date]
     last: dict[str, date | None]
+    # Search works on positions in `ordered`, not on the models: reading an attribute of
+    # a pydantic model costs ~0.5 µs, more than the substring test it would feed.
     # Each event's searchable text, lower-cased once: title, description and source
     # quote, Chinese and English together, so either language's words find an item.
-    haystacks: dict[str, str]
+    haystacks: list[str]
+    titles: list[str]  # both titles, lower-cased: title matches are listed first
+    story_positions: dict[str, list[int]]
+    tag_positions: dict[str, list[int]]
 
     @classmethod
     def build(cls, snap: Snapshot) -> Catalog:
@@ -61,14 +66,20 @@ class Catalog:
         ordered = sorted(events, key=lambda e: (first[e.id], e.id))
         by_story: dict[str, list[AnyEvent]] = defaultdict(list)
         by_tag: dict[str, list[AnyEvent]] = defaultdict(list)
-        for event in ordered:
+        story_positions: dict[str, list[int]] = defaultdict(list)
+        tag_positions: dict[str, list[int]] = defaultdict(list)
+        for i, event in enumerate(ordered):
             by_story[event.story].append(event)
+            story_positions[event.story].append(i)
             for tag in event.tags:
                 by_tag[tag].append(event)
-        haystacks = {e.id: "\n".join((e.title, e.title_en or "", e.description,
-                                      e.description_en, e.source)).lower() for e in events}
+                tag_positions[tag].append(i)
+        haystacks = ["\n".join((e.title, e.title_en or "", e.description, e.description_en,
+                                e.source)).lower() for e in ordered]
+        titles = [f"{e.title}\n{e.title_en or ''}".lower() for e in ordered]
         return cls(snap.version, ordered, dict(by_story), dict(by_tag), first,
-                   {e.id: last_day(e, snap) for e in events}, haystacks)
+                   {e.id: last_day(e, snap) for e in events}, haystacks, titles,
+                   dict(story_positions), dict(tag_positions))
 
     def is_past(self, event: AnyEvent, today: date) -> bool:
         end = self.last[event.id]

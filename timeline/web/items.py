@@ -152,7 +152,7 @@ class ItemView:
     rule: str  # a recurring item's rhythm, else ""
     next_dates: str  # a recurring item's next three dates, else ""
     source: str
-    precision: str
+    precision: str  # "" for an exact day without a note: nothing to say
     note: str
     tags: tuple[str, ...]
     audience: str
@@ -173,7 +173,8 @@ def item_view(event: AnyEvent, snap: Snapshot, today: date, lang: Lang) -> ItemV
         kind_label=kind_label(event.kind, lang), title=title(event, lang),
         when=when(event, snap, lang), description=event.in_lang("description", lang),
         rule=rule_text, next_dates=next_dates, source=event.source,
-        precision=precision_label(event.precision, lang), note=event.note,
+        precision="" if event.precision is Precision.DAY and not event.note
+        else precision_label(event.precision, lang), note=event.note,
         tags=tuple(event.tags), audience=("、" if lang == "zh" else ", ").join(event.audience),
         url=url, url_is_web=url.lower().startswith(("https://", "http://")))
 

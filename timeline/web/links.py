@@ -1,7 +1,10 @@
 """The pages' URLs: stable paths, the page's language kept in every link.
 
 A link carries `?lang=` only when the page's language is not the deployment's default, so
-the default pages have the short URLs people share.
+the default pages have the short URLs people share. Links from page to page are relative
+(`../tags/x` from a story's page): shorter, the same for every Host, and right behind a proxy
+that serves the app under a path. Feeds and the language switch are absolute (a calendar
+app is handed the feed's address; the switch names the deployment's own).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Links:
     base: str  # no trailing slash
     lang: Lang
     default_lang: Lang = "zh"
+    here: str = "/"  # the path of the page the links are on
 
     @property
     def suffix(self) -> str:
@@ -45,7 +49,9 @@ class Links:
         return "en" if self.lang == "zh" else "zh"
 
     def page(self, path: str) -> str:
-        return f"{self.base}{path}{self.suffix}"
+        """`path` (absolute, from the app's root) relative to the page the link is on."""
+        up = "../" * (self.here.count("/") - 1) or "./"
+        return f"{up}{path.lstrip('/')}{self.suffix}"
 
     def home(self) -> str:
         return self.page("/")

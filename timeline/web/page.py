@@ -16,6 +16,7 @@ import segno
 from markupsafe import Markup
 
 from timeline.formatting import Lang, format_when
+from timeline.loader import LoadedTimeline
 from timeline.model import Deadline, Happening, Recurring, Story, Window
 from timeline.occurrences import AnyEvent
 from timeline.source import Snapshot
@@ -34,6 +35,9 @@ __all__ = ["render_home", "render_story", "render_tag"]
 HOME_LIST = 20  # lines in each of the home page's lists (coming up, open, this week, past)
 WEEK = timedelta(days=7)
 ITEMS_MAX = 200  # items in full on a story's or tag's page, current and past each
+# A story's or tag's chart: its rows nearest today. The list below has every item, so more
+# rows would repeat it (200 rows are 70 KB of SVG and 5,000 pixels tall; 30 are 10 KB).
+CHART_ROWS = 30
 API_PATHS = ("/api/events", "/api/upcoming", "/openapi.json")
 
 
@@ -83,9 +87,9 @@ class Hit:
     snippets: tuple[Markup, ...]
 
 
-def _found(snap: Snapshot, catalog: Catalog, query: Query, events: list[AnyEvent],
+def _found(snap: Snapshot, catalog: Catalog, query: Query, scope: list[int] | None,
            today: date, lang: Lang) -> dict[str, Any]:
-    results = search(catalog, query, events)
+    results = search(catalog, query, scope)
     other: Lang = "en" if lang == "zh" else "zh"
     hits = []
     for event in results.events:
@@ -106,9 +110,9 @@ def _found(snap: Snapshot, catalog: Catalog, query: Query, events: list[AnyEvent
     return {"query": query, "hits": hits, "total": results.total}
 
 
-def _next_day(event: AnyEvent, snap: Snapshot, today: date) -> date | None:
-    """The next day on which something happens to the item: its due day, a window's
-    opening (or, when open, its closing) day, a happening, a rule's next occurrence."""
+def _next_single(event: AnyEvent, today: date) -> date | None:
+    """The next day on which something happens to a dated item: its due day, a window's
+    opening (or, when open, its closing) day, a happening's day."""
     if isinstance(event, Deadline):
         due = as_day(event.due)
         return due if due >= today else None
@@ -118,16 +122,34 @@ def _next_day(event: AnyEvent, snap: Snapshot, today: date) -> date | None:
             return start
         end = as_day(event.end)
         return end if end >= today else None
-    if isinstance(event, Happening):
-        day = as_day(event.date)
-        return day if day >= today else None
-    assert isinstance(event, Recurring)
-    rule = snap.loaded.rules[event.id]
-    if rule.last_day is not None and rule.last_day < today:
-        return None
-    first = max(today, as_day(rule.dtstart))
-    days = rule.between(first, first + timedelta(days=400))
-    return as_day(days[0]) if days else None
+    assert isinstance(event, Happening)
+    day = as_day(event.date)
+    return day if day >= today else None
+
+
+def _next_of(events: list[AnyEvent], snap: Snapshot, catalog: Catalog,
+             today: date) -> tuple[date, AnyEvent] | None:
+    """The story's next date and the item it belongs to. Rules are expanded last, and
+    only up to the best date found so far: a story of 200 weekly items asks few."""
+    best: tuple[date, AnyEvent] | None = None
+    rules: list[Recurring] = []
+    for event in events:
+        if isinstance(event, Recurring):
+            rules.append(event)
+        elif (day := _next_single(event, today)) is not None and (
+                best is None or day < best[0]):
+            best = (day, event)
+    for event in rules:
+        if catalog.is_past(event, today):
+            continue
+        low = max(today, catalog.first[event.id])
+        high = low + timedelta(days=400) if best is None else best[0] - timedelta(days=1)
+        if low > high:
+            continue
+        days = snap.loaded.rules[event.id].between(low, high)
+        if days:
+            best = (as_day(days[0]), event)
+    return best
 
 
 @dataclass(frozen=True)
@@ -146,8 +168,7 @@ class StoryView:
 def _story_view(story: Story, snap: Snapshot, catalog: Catalog, today: date,
                 lang: Lang) -> StoryView:
     events = catalog.by_story.get(story.id, [])
-    upcoming_days = [(d, e) for e in events if (d := _next_day(e, snap, today)) is not None]
-    nearest = min(upcoming_days, key=lambda pair: (pair[0], pair[1].id), default=None)
+    nearest = _next_of(events, snap, catalog, today)
     next_words = "—" if nearest is None else format_when(nearest[0], nearest[1].precision,
                                                          lang)
     page = " ".join(p for p in (story.source.file, story.source.page) if p)
@@ -157,22 +178,33 @@ def _story_view(story: Story, snap: Snapshot, catalog: Catalog, today: date,
                      next_words)
 
 
+def _active_rules(snap: Snapshot, catalog: Catalog, first: date,
+                  last: date) -> LoadedTimeline:
+    """The timeline with only the rules that run between first and last: expanding the
+    others would find nothing (1,000 of them cost most of a cold home page)."""
+    rules = [e for e in snap.loaded.timeline.events if isinstance(e, Recurring)
+             and catalog.first[e.id] <= last and not catalog.is_past(e, first)]
+    timeline = snap.loaded.timeline.model_copy(update={"events": rules})
+    return LoadedTimeline(timeline, snap.loaded.rules, snap.loaded.source)
+
+
 def render_home(snap: Snapshot, *, today: date, lang: Lang, base_url: str,
                 default_lang: Lang = "zh", catalog: Catalog | None = None,
                 query: Query | None = None) -> str:
     """The home page, or with `query` the search across every story."""
     catalog = catalog or Catalog.build(snap)
-    links = Links(base_url.rstrip("/"), lang, default_lang)
+    links = Links(base_url.rstrip("/"), lang, default_lang, "/")
     timeline = snap.loaded.timeline
     feed = links.calendar()
     context = _common(snap, today, links, "/", query, t("title", lang), feed, t("title", lang))
     if query is not None:
-        context["found"] = _found(snap, catalog, query, catalog.ordered, today, lang)
+        context["found"] = _found(snap, catalog, query, None, today, lang)
         return render("home.html", **context)
     items = upcoming(snap.loaded, today, limit=len(timeline.events))
     coming = [u for u in items if not u.open]
     open_now = [u for u in items if u.open]
-    week = next_recurring(snap.loaded, today, WEEK - timedelta(days=1))
+    week = next_recurring(_active_rules(snap, catalog, today, today + WEEK), today,
+                          WEEK - timedelta(days=1))
     _, past = catalog.split(catalog.ordered, today)
     listed = [*coming[:HOME_LIST], *open_now[:HOME_LIST]]
     if len(timeline.events) <= ROWS_MAX:
@@ -217,17 +249,19 @@ def render_story(snap: Snapshot, story_id: str, *, today: date, lang: Lang, base
     """A story's page: all its items, sources and precision notes, its chart and feed.
     `story_id` must be a story of the timeline."""
     catalog = catalog or Catalog.build(snap)
-    links = Links(base_url.rstrip("/"), lang, default_lang)
+    links = Links(base_url.rstrip("/"), lang, default_lang, f"/stories/{story_id}")
     story = snap.loaded.timeline.story(story_id)
     events = catalog.by_story.get(story_id, [])
     feed = links.story_feed(story_id)
     name = title(story, lang)
     context = _common(snap, today, links, f"/stories/{story_id}", query,
                       f"{name} · {t('title', lang)}", feed, name)
-    chart = chart_svg(snap.loaded, today, lang, stories={story_id}, by_story=catalog.by_story)
+    chart = chart_svg(snap.loaded, today, lang, stories={story_id}, by_story=catalog.by_story,
+                      rows_max=CHART_ROWS)
     context.update(
         story=_story_view(story, snap, catalog, today, lang),
-        found=_found(snap, catalog, query, events, today, lang) if query else None,
+        found=_found(snap, catalog, query, catalog.story_positions.get(story_id, []), today,
+                     lang) if query else None,
         the_chart=_placed(chart), legend=_legend(lang), qr=_qr(feed, lang),
         **_listing(snap, catalog, events, today, lang))
     return render("story.html", **context)
@@ -238,17 +272,19 @@ def render_tag(snap: Snapshot, tag: str, *, today: date, lang: Lang, base_url: s
                query: Query | None = None) -> str:
     """A tag's page: its items across the stories. `tag` must be a tag of the timeline."""
     catalog = catalog or Catalog.build(snap)
-    links = Links(base_url.rstrip("/"), lang, default_lang)
+    links = Links(base_url.rstrip("/"), lang, default_lang, f"/tags/{tag}")
     events = catalog.by_tag.get(tag, [])
     feed = links.tag_feed(tag)
     heading = t("tag_title", lang, tag=tag)
     context = _common(snap, today, links, f"/tags/{tag}", query,
                       f"{heading} · {t('title', lang)}", feed, heading)
     chart = chart_svg(snap.loaded, today, lang, stories={e.story for e in events},
-                      only={e.id for e in events}, by_story=catalog.by_story)
+                      only={e.id for e in events}, by_story=catalog.by_story,
+                      rows_max=CHART_ROWS)
     context.update(
         tag=tag, count=len(events),
-        found=_found(snap, catalog, query, events, today, lang) if query else None,
+        found=_found(snap, catalog, query, catalog.tag_positions.get(tag, []), today,
+                     lang) if query else None,
         the_chart=_placed(chart), legend=_legend(lang), qr=_qr(feed, lang),
         **_listing(snap, catalog, events, today, lang))
     return render("tag.html", **context)

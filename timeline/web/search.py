@@ -90,12 +90,21 @@ class Results:
     total: int
 
 
-def search(catalog: Catalog, query: Query, events: list[AnyEvent]) -> Results:
-    """Those of `events` (in the order given) that hold every word of `query`."""
-    terms = query.terms
-    haystacks = catalog.haystacks
-    found = [e for e in events if all(t in haystacks[e.id] for t in terms)]
-    # Items whose title holds the words come first; the rest keep their order.
-    found.sort(key=lambda e: not all(t in e.title.lower() or t in (e.title_en or "").lower()
-                                     for t in terms))
-    return Results(query, found[:LIMIT], len(found))
+def search(catalog: Catalog, query: Query, scope: list[int] | None = None) -> Results:
+    """The events (of `scope`, positions in `catalog.ordered`; all by default) that hold
+    every word of `query`, in date order, those whose title holds them first."""
+    # One pass per word over what is left, each a plain substring test on a list: 10,000
+    # items and a word they all hold take about a millisecond.
+    haystacks, titles = catalog.haystacks, catalog.titles
+    found = range(len(haystacks)) if scope is None else scope
+    for term in query.terms:
+        found = [i for i in found if term in haystacks[i]]
+    in_title = found
+    for term in query.terms:
+        in_title = [i for i in in_title if term in titles[i]]
+    chosen = list(in_title[:LIMIT])
+    if len(chosen) < LIMIT:
+        first = set(chosen)
+        chosen += [i for i in found if i not in first][:LIMIT - len(chosen)]
+    ordered = catalog.ordered
+    return Results(query, [ordered[i] for i in chosen], len(found))

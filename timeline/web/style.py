@@ -49,10 +49,11 @@ border-color:#dd6b20}.sw.span{background:#90cdf4;border-color:#2b6cb0}
 .story{border-top:1px solid var(--line);padding-top:.6em;margin-top:.8em}
 .story:first-of-type{border-top:0;margin-top:0}
 .meta{color:var(--muted);font-size:.9rem;margin:.1em 0 .4em}
-.items details{border-top:1px dashed var(--line);padding:.35em 0}
-.items summary{cursor:pointer;list-style-position:outside}
-.items summary .when{color:var(--muted);font-size:.92rem;margin-right:.4em}
-.items .body{padding:.3em 0 .4em 1em;font-size:.95rem}
+.items>li{border-top:1px dashed var(--line);padding:.35em 0}
+.items>li:first-child{border-top:0}
+.items h3{font-size:1rem;margin:.2em 0}
+.items h3 .when{color:var(--muted);font-size:.92rem;font-weight:400;margin-right:.4em}
+.items>li>:not(h3){margin-left:1em;font-size:.95rem}
 blockquote{margin:.5em 0;padding:.4em .8em;border-left:4px solid #cbd5e0;background:var(--bg);
 color:#2d3748}
 .precision{color:var(--muted)}

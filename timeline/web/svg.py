@@ -73,7 +73,9 @@ def _due_order(event: Deadline) -> tuple[date, int, float]:
 
 
 def _rows(loaded: LoadedTimeline, story: Story, events: Sequence[AnyEvent], first: date,
-          last: date) -> list[_Row]:
+          last: date, only: Collection[str] | None = None) -> list[_Row]:
+    """The story's rows; with `only`, just those events' (every deadline still counts
+    for where the next phase starts)."""
     published = _day(story.published)
     rows: list[_Row] = []
     # Deadlines of one story read as consecutive phases: each runs from the day after the
@@ -81,9 +83,12 @@ def _rows(loaded: LoadedTimeline, story: Story, events: Sequence[AnyEvent], firs
     phase_start = published
     for deadline in sorted((e for e in events if isinstance(e, Deadline)), key=_due_order):
         due = _day(deadline.due)
-        rows.append(_Row(deadline, min(phase_start, due), due, mark=due))
+        if only is None or deadline.id in only:
+            rows.append(_Row(deadline, min(phase_start, due), due, mark=due))
         phase_start = due + timedelta(days=1)
     for event in events:
+        if only is not None and event.id not in only:
+            continue  # spares expanding a rule nobody will see
         if isinstance(event, Window):
             start = _day(event.start) if event.start is not None else min(published,
                                                                            _day(event.end))
@@ -180,10 +185,12 @@ def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh", *,
         for event in loaded.timeline.events:
             grouped.setdefault(event.story, []).append(event)
         by_story = grouped
-    chosen = [s for s in loaded.timeline.stories if stories is None or s.id in stories]
-    every = [(s, _rows(loaded, s, by_story.get(s.id, ()), first, limit)) for s in chosen]
     if only is not None:
-        every = [(s, [r for r in rows if r.event.id in only]) for s, rows in every]
+        timeline = loaded.timeline
+        with_items = {timeline.event(e).story for e in only}
+        stories = with_items if stories is None else set(stories) & with_items
+    chosen = [s for s in loaded.timeline.stories if stories is None or s.id in stories]
+    every = [(s, _rows(loaded, s, by_story.get(s.id, ()), first, limit, only)) for s in chosen]
     every = [(s, rows) for s, rows in every if rows]
     stories_rows = every
     ends = [r.end for _, rows in stories_rows for r in rows
@@ -260,7 +267,8 @@ def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
     tip = f"<title>{escape(title)} · {escape(_when(row, lang))}</title>"
     x0, x1 = x(row.start), x(row.end + timedelta(days=1))
     mid = y + 12
-    parts = [f'<g class="row" data-event="{escape(event.id)}">']
+    # One tooltip for the row's group (bar, mark and label alike), not one per shape.
+    parts = [f'<g data-event="{escape(event.id)}">{tip}']
     if row.ticks:
         parts += [f'<rect class="tick" x="{x(d)}" y="{mid - 6}" width="1.6" height="12"/>'
                   for d in row.ticks]
@@ -269,17 +277,15 @@ def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
             event.kind, "recurring")
         dashed = " approx" if approx or row.open_start else ""
         parts.append(f'<rect class="bar {kind}{dashed}" x="{x0}" y="{mid - 5}" '
-                     f'width="{max(round(x1 - x0, 1), 2)}" height="10" rx="3">{tip}</rect>')
+                     f'width="{max(round(x1 - x0, 1), 2)}" height="10" rx="3"/>')
     if row.mark is not None:
         cx = round((x(row.mark) + x(row.mark + timedelta(days=1))) / 2, 1)
         if isinstance(event, Deadline):
             parts.append(f'<polygon class="mark deadline{approx}" points="{cx},{mid - 7} '
-                         f'{cx + 7},{mid} {cx},{mid + 7} {cx - 7},{mid}">{tip}</polygon>')
+                         f'{cx + 7},{mid} {cx},{mid + 7} {cx - 7},{mid}"/>')
         else:
             parts.append(f'<circle class="mark happening{approx}" cx="{cx}" cy="{mid}" '
-                         f'r="5">{tip}</circle>')
-    if row.ticks:
-        parts.append(tip)
+                         f'r="5"/>')
     label = row.label
     width = _width(label)
     # Clear of the marker, which is wider than a single day's bar.
