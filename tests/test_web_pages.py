@@ -128,6 +128,27 @@ async def test_home_lists_what_comes_first_and_an_index_of_stories(
             '<a href="webcal://test/feeds/tag/office-hours.ics">订阅</a>') in html
 
 
+async def test_open_now_is_windows_and_a_deadline_due_today_is_coming() -> None:
+    loaded = parse_timeline("""
+stories:
+  - {id: s, title: 报道, source: {newspaper: 报, page: A2}, published: 2024-05-01}
+events:
+  - {id: due-today, story: s, kind: deadline, title: 今天截止的事, source: 原文, due: 2024-05-20}
+  - {id: open, story: s, kind: window, title: 受理中, source: 原文, start: 2024-05-01,
+     end: 2024-06-01}
+  - {id: later, story: s, kind: window, title: 以后受理, source: 原文, start: 2024-06-01,
+     end: 2024-07-01}
+""")
+    app = create_app(TimelineSource(loaded), today=lambda: TODAY)
+    async with await _client(app) as c:
+        html = (await c.get("/")).text
+        story = (await c.get("/stories/s")).text
+    assert _ids(html, "open-now") == ["open"]
+    assert _ids(html, "coming") == ["due-today", "later"]
+    assert "今天截止" in html
+    assert "来源: 报 · 版面 A2 · " in story
+
+
 async def test_the_past_is_folded_newest_first(client: httpx.AsyncClient,
                                                loaded: LoadedTimeline) -> None:
     home = (await client.get("/")).text

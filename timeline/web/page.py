@@ -171,8 +171,9 @@ def _story_view(story: Story, snap: Snapshot, catalog: Catalog, today: date,
     nearest = _next_of(events, snap, catalog, today)
     next_words = "—" if nearest is None else format_when(nearest[0], nearest[1].precision,
                                                          lang)
-    page = " ".join(p for p in (story.source.file, story.source.page) if p)
-    return StoryView(story.id, title(story, lang), story.source.newspaper, page,
+    # The source's file is where the editors keep the scan, not something a reader can use.
+    return StoryView(story.id, title(story, lang), story.source.newspaper,
+                     story.source.page or "",
                      format_when(story.published, story.published_precision, lang),
                      story.published_note, story.in_lang("summary", lang), len(events),
                      next_words)
@@ -201,8 +202,10 @@ def render_home(snap: Snapshot, *, today: date, lang: Lang, base_url: str,
         context["found"] = _found(snap, catalog, query, None, today, lang)
         return render("home.html", **context)
     items = upcoming(snap.loaded, today, limit=len(timeline.events))
-    coming = [u for u in items if not u.open]
-    open_now = [u for u in items if u.open]
+    # "Open" in the agenda is anything spanning today (a deadline due today too); the
+    # open-now list is of windows taking applications.
+    open_now = [u for u in items if u.open and isinstance(u.occurrence.event, Window)]
+    coming = [u for u in items if not (u.open and isinstance(u.occurrence.event, Window))]
     week = next_recurring(_active_rules(snap, catalog, today, today + WEEK), today,
                           WEEK - timedelta(days=1))
     _, past = catalog.split(catalog.ordered, today)
