@@ -237,7 +237,9 @@ async def test_search_on_story_and_tag_pages_stays_inside_them(
     found = _ids(story, "results")
     assert found == ["nanchuan-phase-1-green-power-park", "nanchuan-phase-2-near-zero-park",
                      "nanchuan-phase-3-zero-carbon-park"]
-    assert 'id="items"' in story  # the story's own items still follow
+    # the results in place of the story's list; a link back to it
+    assert 'id="items"' not in story
+    assert '<a href="../stories/nanchuan-zero-carbon">清除搜索</a>' in story
     elsewhere = (await client.get("/stories/diesel-subsidy", params={"q": "阶段"})).text
     assert "搜索结果：0 项" in elsewhere
     tag = (await client.get("/tags/application-window", params={"q": "第二"})).text

@@ -241,39 +241,45 @@ def _listing(snap: Snapshot, catalog: Catalog, events: list[AnyEvent], today: da
     def views(chosen: list[AnyEvent]) -> list[ItemView]:
         return [item_view(e, snap, today, lang) for e in chosen]
 
+    # The chart is given the items nearest today only (the current ones start soonest in
+    # date order, the past newest first): a tag of 10,000 items must not expand every rule.
+    near = {e.id for e in (*current[:CHART_ROWS], *past[:CHART_ROWS])}
     return {"current": views(current[:ITEMS_MAX]),
             "current_more": max(0, len(current) - ITEMS_MAX),
-            "past": views(past[:ITEMS_MAX]), "past_total": len(past)}
+            "past": views(past[:ITEMS_MAX]), "past_total": len(past), "near": near}
 
 
 def render_story(snap: Snapshot, story_id: str, *, today: date, lang: Lang, base_url: str,
                  default_lang: Lang = "zh", catalog: Catalog | None = None,
                  query: Query | None = None) -> str:
-    """A story's page: all its items, sources and precision notes, its chart and feed.
-    `story_id` must be a story of the timeline."""
+    """A story's page: all its items, sources and precision notes, its chart and feed; with
+    `query`, the search inside the story in their place. `story_id` must be a story of the
+    timeline."""
     catalog = catalog or Catalog.build(snap)
     links = Links(base_url.rstrip("/"), lang, default_lang, f"/stories/{story_id}")
     story = snap.loaded.timeline.story(story_id)
-    events = catalog.by_story.get(story_id, [])
     feed = links.story_feed(story_id)
     name = title(story, lang)
     context = _common(snap, today, links, f"/stories/{story_id}", query,
                       f"{name} · {t('title', lang)}", feed, name)
-    chart = chart_svg(snap.loaded, today, lang, stories={story_id}, by_story=catalog.by_story,
-                      rows_max=CHART_ROWS)
-    context.update(
-        story=_story_view(story, snap, catalog, today, lang),
-        found=_found(snap, catalog, query, catalog.story_positions.get(story_id, []), today,
-                     lang) if query else None,
-        the_chart=_placed(chart), legend=_legend(lang), qr=_qr(feed, lang),
-        **_listing(snap, catalog, events, today, lang))
+    context["story"] = _story_view(story, snap, catalog, today, lang)
+    if query is not None:
+        context["found"] = _found(snap, catalog, query,
+                                  catalog.story_positions.get(story_id, []), today, lang)
+        return render("story.html", **context)
+    listing = _listing(snap, catalog, catalog.by_story.get(story_id, []), today, lang)
+    chart = chart_svg(snap.loaded, today, lang, stories={story_id}, only=listing.pop("near"),
+                      by_story=catalog.by_story, rows_max=CHART_ROWS)
+    context.update(found=None, the_chart=_placed(chart), legend=_legend(lang),
+                   qr=_qr(feed, lang), **listing)
     return render("story.html", **context)
 
 
 def render_tag(snap: Snapshot, tag: str, *, today: date, lang: Lang, base_url: str,
                default_lang: Lang = "zh", catalog: Catalog | None = None,
                query: Query | None = None) -> str:
-    """A tag's page: its items across the stories. `tag` must be a tag of the timeline."""
+    """A tag's page: its items across the stories; with `query`, the search inside the
+    tag in their place. `tag` must be a tag of the timeline."""
     catalog = catalog or Catalog.build(snap)
     links = Links(base_url.rstrip("/"), lang, default_lang, f"/tags/{tag}")
     events = catalog.by_tag.get(tag, [])
@@ -281,13 +287,16 @@ def render_tag(snap: Snapshot, tag: str, *, today: date, lang: Lang, base_url: s
     heading = t("tag_title", lang, tag=tag)
     context = _common(snap, today, links, f"/tags/{tag}", query,
                       f"{heading} · {t('title', lang)}", feed, heading)
-    chart = chart_svg(snap.loaded, today, lang, stories={e.story for e in events},
-                      only={e.id for e in events}, by_story=catalog.by_story,
-                      rows_max=CHART_ROWS)
-    context.update(
-        tag=tag, count=len(events),
-        found=_found(snap, catalog, query, catalog.tag_positions.get(tag, []), today,
-                     lang) if query else None,
-        the_chart=_placed(chart), legend=_legend(lang), qr=_qr(feed, lang),
-        **_listing(snap, catalog, events, today, lang))
+    context.update(tag=tag, count=len(events))
+    if query is not None:
+        context["found"] = _found(snap, catalog, query, catalog.tag_positions.get(tag, []),
+                                  today, lang)
+        return render("tag.html", **context)
+    listing = _listing(snap, catalog, events, today, lang)
+    near = listing.pop("near")
+    chart = chart_svg(snap.loaded, today, lang, stories={e.story for e in events
+                                                         if e.id in near},
+                      only=near, by_story=catalog.by_story, rows_max=CHART_ROWS)
+    context.update(found=None, the_chart=_placed(chart), legend=_legend(lang),
+                   qr=_qr(feed, lang), **listing)
     return render("tag.html", **context)
