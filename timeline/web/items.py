@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from timeline.formatting import Lang, format_when, precision_label
 from timeline.model import Deadline, Happening, Precision, Recurring, Story, Window
 from timeline.occurrences import AnyEvent, Occurrence
+from timeline.recurrence import Rule
 from timeline.source import Snapshot
 from timeline.web.agenda import Upcoming
 from timeline.web.text import WEEKDAYS, kind_label, t
@@ -160,11 +161,22 @@ class ItemView:
     url_is_web: bool  # only http(s) URLs become links: `javascript:` stays inert text
 
 
+def _next_three(rule: Rule, today: date) -> list[date | datetime]:
+    """A rule's next three dates, looked for in a month, then a year, then three: a daily
+    rule is not expanded over three years to find tomorrow."""
+    days: list[date | datetime] = []
+    for ahead in (timedelta(days=31), timedelta(days=366), NEXT_DATES_HORIZON):
+        days = rule.between(today, today + ahead)
+        if len(days) >= 3:
+            break
+    return days[:3]
+
+
 def item_view(event: AnyEvent, snap: Snapshot, today: date, lang: Lang) -> ItemView:
     rule_text = next_dates = ""
     if isinstance(event, Recurring):
         rule_text = rhythm(event, lang)
-        days = snap.loaded.rules[event.id].between(today, today + NEXT_DATES_HORIZON)[:3]
+        days = _next_three(snap.loaded.rules[event.id], today)
         next_dates = " · ".join(format_when(d, event.precision, lang) for d in days)
     url = event.url or ""
     story = snap.loaded.timeline.story(event.story)

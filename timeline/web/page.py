@@ -143,12 +143,14 @@ def _next_of(events: list[AnyEvent], snap: Snapshot, catalog: Catalog,
         if catalog.is_past(event, today):
             continue
         low = max(today, catalog.first[event.id])
-        high = low + timedelta(days=400) if best is None else best[0] - timedelta(days=1)
-        if low > high:
-            continue
-        days = snap.loaded.rules[event.id].between(low, high)
-        if days:
-            best = (as_day(days[0]), event)
+        limit = low + timedelta(days=400) if best is None else best[0] - timedelta(days=1)
+        # A week first, then the rest: a daily rule is not expanded for a year to find
+        # tomorrow.
+        for high in (min(limit, low + timedelta(days=7)), limit):
+            days = snap.loaded.rules[event.id].between(low, high) if low <= high else []
+            if days:
+                best = (as_day(days[0]), event)
+                break
     return best
 
 
