@@ -119,6 +119,13 @@ class Browser:
         # Two animation frames: layout and the initial scroll position are settled.
         self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
+    def navigated_by(self, expression: str) -> None:
+        """Run `expression` (a click, a form's submit) and wait for the page it loads."""
+        self.events.clear()
+        self.evaluate(expression)
+        self.wait_for("Page.loadEventFired")
+        self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
     def evaluate(self, expression: str) -> Any:
         result = self.call("Runtime.evaluate", session=True, expression=expression,
                            returnByValue=True, awaitPromise=True)

@@ -107,10 +107,12 @@ def _layout(browser: Browser) -> dict[str, Any]:
         const line = document.getElementById('today-line').getBoundingClientRect();
         const rect = box.getBoundingClientRect();
         const label = document.querySelector('#chart text.lb').getBoundingClientRect();
+        const today = document.querySelector('#chart text.tl').getBoundingClientRect();
         return {page_width: document.documentElement.scrollWidth,
                 box_left: rect.left, box_right: rect.right, client: box.clientWidth,
                 scroll_width: box.scrollWidth, scroll_left: box.scrollLeft,
                 line_x: line.left, line_top: line.top, label_height: label.height,
+                today_label_right: today.right,
                 page_scroll_y: window.scrollY};
     })()""")
     assert isinstance(value, dict)
@@ -121,6 +123,7 @@ def _layout(browser: Browser) -> dict[str, Any]:
     ("home-390.png", "/"),
     ("story-390.png", "/stories/nanchuan-zero-carbon"),
     ("home-390-en.png", "/?lang=en"),
+    ("tag-390-en.png", "/tags/office-hours?lang=en"),  # a short chart: 2023-2025
 ])
 def test_at_390_px_the_chart_scrolls_and_opens_on_today(base_url: str, tmp_path: Path,
                                                          name: str, path: str) -> None:
@@ -139,7 +142,8 @@ def test_at_390_px_the_chart_scrolls_and_opens_on_today(base_url: str, tmp_path:
     assert layout["page_width"] <= PHONE  # the page itself never scrolls sideways
     assert layout["scroll_width"] > layout["client"] + 300  # the chart does
     # The today line is inside the box as the page opens, with room for its label.
-    assert layout["box_left"] < layout["line_x"] < layout["box_right"] - 100, layout
+    assert layout["box_left"] < layout["line_x"] < layout["box_right"] - 120, layout
+    assert layout["today_label_right"] <= layout["box_right"], layout
     assert layout["page_scroll_y"] == 0
     # Readable: the chart is drawn 1:1 (12 px labels), not squeezed to the screen.
     assert layout["label_height"] >= 12
@@ -176,6 +180,23 @@ def test_story_tag_and_search_pages_in_the_browser(base_url: str, tmp_path: Path
     assert "<mark>truck</mark>" in en.lower() or "<mark>Truck</mark>" in en
     bad = _chromium(tmp_path, "--dump-dom", f"{base_url}/?q={'x' * 101}")
     assert "at most 100" in bad
+
+
+@pytest.mark.parametrize("path", ["/?lang=en", "/stories/diesel-subsidy"])
+def test_the_search_form_submits_under_the_pages_csp(base_url: str, tmp_path: Path,
+                                                      path: str) -> None:
+    assert CHROMIUM is not None
+    with Browser(CHROMIUM, tmp_path / "profile") as browser:
+        browser.open(f"{base_url}{path}", 1280, 1200, mobile=False)
+        browser.navigated_by("document.getElementById('q').value = '受理期 window';"
+                             "document.querySelector('form.search').requestSubmit()")
+        url, marks, results = browser.evaluate("""[location.href,
+            document.querySelectorAll('#results mark').length,
+            document.querySelectorAll('#results li').length]""")
+    base = f"{base_url}{path.split('?')[0]}"
+    assert url.startswith(base + "?q=")
+    assert ("lang=en" in url) == ("lang=en" in path)  # the language went with the form
+    assert results >= 2 and marks >= 2
 
 
 @pytest.fixture(scope="module")

@@ -226,6 +226,8 @@ async def test_search_in_chinese_and_english(client: httpx.AsyncClient) -> None:
     assert '<span class="snippet">' in quote and "<mark>朝阳西路</mark>" in quote
     none = (await client.get("/", params={"q": "不存在的词"})).text
     assert "“不存在的词”的搜索结果：0 项" in none and "没有找到。" in none
+    assert "<title>Search: OFFICE 车管所 · Policy timeline</title>" in both
+    assert '<form class="search" role="search" method="get" action="./">' in both
     # the box keeps what was searched, and the language
     assert 'name="q" maxlength="100" value="OFFICE 车管所"' in both
     assert '<input type="hidden" name="lang" value="en">' in both
@@ -240,6 +242,7 @@ async def test_search_on_story_and_tag_pages_stays_inside_them(
     # the results in place of the story's list; a link back to it
     assert 'id="items"' not in story
     assert '<a href="../stories/nanchuan-zero-carbon">清除搜索</a>' in story
+    assert 'action="../stories/nanchuan-zero-carbon">' in story  # the form stays on its page
     elsewhere = (await client.get("/stories/diesel-subsidy", params={"q": "阶段"})).text
     assert "搜索结果：0 项" in elsewhere
     tag = (await client.get("/tags/application-window", params={"q": "第二"})).text

@@ -48,10 +48,19 @@ class Links:
     def other_lang(self) -> Lang:
         return "en" if self.lang == "zh" else "zh"
 
-    def page(self, path: str) -> str:
+    def relative(self, path: str) -> str:
         """`path` (absolute, from the app's root) relative to the page the link is on."""
         up = "../" * (self.here.count("/") - 1) or "./"
-        return f"{up}{path.lstrip('/')}{self.suffix}"
+        return f"{up}{path.lstrip('/')}"
+
+    def page(self, path: str) -> str:
+        return self.relative(path) + self.suffix
+
+    def form(self) -> str:
+        """Where this page's search form goes: the page itself, relative, so that it stays
+        on the page's own origin (the CSP allows forms to 'self' only); the language is a
+        field of the form."""
+        return self.relative(self.here)
 
     def home(self) -> str:
         return self.page("/")

@@ -199,7 +199,11 @@ def render_home(snap: Snapshot, *, today: date, lang: Lang, base_url: str,
     links = Links(base_url.rstrip("/"), lang, default_lang, "/")
     timeline = snap.loaded.timeline
     feed = links.calendar()
-    context = _common(snap, today, links, "/", query, t("title", lang), feed, t("title", lang))
+    page_title = t("title", lang)
+    if query is not None:
+        page_title = f"{t('search', lang)}：{query.text} · {page_title}" if lang == "zh" else \
+            f"{t('search', lang)}: {query.text} · {page_title}"
+    context = _common(snap, today, links, "/", query, page_title, feed, t("title", lang))
     if query is not None:
         context["found"] = _found(snap, catalog, query, None, today, lang)
         return render("home.html", **context)
