@@ -81,18 +81,23 @@ def _events_row(path: Path, work: Path) -> dict[str, Any]:
     render_feed(loaded, lang="en")
     settings = Settings(events=path, store=f"sqlite:///{work / 'row.db'}")
     preview_messages(loaded, settings, date(2024, 1, 1), date(2026, 12, 31))
-    _page(create_app(TimelineSource(loaded)))
+    _page(create_app(TimelineSource(loaded)), loaded)
     _daemon_start(settings)
     return {"accepted": True}
 
 
-def _page(app: Any) -> None:
+def _page(app: Any, loaded: Any) -> None:
     import httpx
+
+    timeline = loaded.timeline
+    pages = ["/", "/?lang=en", "/?q=a", "/calendar.ics", "/api/events", "/api/upcoming"]
+    pages += [f"/stories/{s.id}" for s in timeline.stories[:2]]
+    pages += [f"/tags/{t}?lang=en" for t in timeline.tags[:2]]
 
     async def fetch() -> None:
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            for path in ("/", "/?lang=en", "/calendar.ics", "/api/events", "/api/upcoming"):
+            for path in pages:
                 response = await client.get(path)
                 assert response.status_code == 200, (path, response.status_code)
 

@@ -546,7 +546,7 @@ def test_english_falls_back_to_the_chinese_text_where_none_is_written(events_pat
 
 def test_a_time_given_with_another_offset_reads_as_the_events_wall_clock() -> None:
     from timeline.source import TimelineSource
-    from timeline.web.page import render_page
+    from timeline.web.page import render_home
 
     loaded = parse_timeline("""
 stories:
@@ -561,7 +561,7 @@ events:
     assert str(event.due.tzinfo) == "Asia/Shanghai"
     vevent = by_uid(icalendar.Calendar.from_ical(render_feed(loaded)))["utc-deadline"]
     assert "(2024-06-02 04:00)" in str(vevent["DESCRIPTION"])
-    page = render_page(TimelineSource(loaded).snapshot(), today=date(2024, 5, 31), lang="zh",
+    page = render_home(TimelineSource(loaded).snapshot(), today=date(2024, 5, 31), lang="zh",
                        base_url="http://test/")
     assert "2024-06-02 04:00" in page and "2024-06-01 20:00" not in page
     # A timed and an all-day deadline in one story: the chart orders them (it raised).

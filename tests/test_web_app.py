@@ -313,9 +313,8 @@ async def test_page_zh(client: httpx.AsyncClient) -> None:
     assert "受理中，还剩 11 天截止" in html
     assert "15 天后开始受理" in html  # window 2 opens 2024-06-04
     assert "约还剩 590 天" in html  # a year-end deadline: approximate days
-    assert "2025年底前" in html and "2025-12-31" not in html.split('id="stories"')[1]
+    assert "2025年底前" in html
     assert "2024-05-21（周二）" in html  # the next office day
-    assert "每周二、周五，节假日除外" in html
     assert '<svg xmlns="http://www.w3.org/2000/svg" id="chart"' in html
     assert 'id="today-line"' in html and "今天 2024-05-20" in html
     assert 'href="webcal://test/calendar.ics"' in html
@@ -324,24 +323,47 @@ async def test_page_zh(client: httpx.AsyncClient) -> None:
     assert '<code id="feed-url" class="url">http://test/calendar.ics</code>' in html
     assert 'class="qrcode"' in html
     assert 'href="webcal://test/feeds/tag/office-hours.ics"' in html
+    # Each story is reached through its page, which has its feed (below).
+    assert 'href="./stories/diesel-subsidy"' in html
+
+
+async def test_story_page_zh(client: httpx.AsyncClient) -> None:
+    # What the home page listed of every item before it had an index of stories.
+    r = await client.get("/stories/diesel-subsidy")
+    assert r.status_code == 200
+    html = r.text
+    assert html.startswith('<!DOCTYPE html><html lang="zh-CN">')
+    assert "<script" not in html
+    assert "每周二、周五，节假日除外" in html
     assert 'href="webcal://test/feeds/story/diesel-subsidy.ics"' in html
-    # The source quote and the precision note are in each item's details.
-    assert "<details>" in html
-    assert "「自工作方案发布之日起至 2024 年 5 月 31 日" in html
-    assert "日期精度: 年底前 — “到2025年底前”只给到年底" in html
+    # The source quote and the precision note are in each item (open on its story's page;
+    # the past ones folded).
+    window = html.split('<li id="ev-diesel-window-1">')[1].split("</li>")[0]
+    assert "「自工作方案发布之日起至 2024 年 5 月 31 日" in window
+    assert '<details class="past" id="past"><summary>已过去的事项（1）</summary>' in html
+    assert "日期精度: 年底前 — “在2025年底前”只给到年底" in html
+    items = html.split('id="items"')[1]
+    assert "2025年底前" in items and "2025-12-31" not in items
+    nanchuan = (await client.get("/stories/nanchuan-zero-carbon")).text
+    assert "日期精度: 年底前 — “到2025年底前”只给到年底" in nanchuan
 
 
 async def test_page_en(client: httpx.AsyncClient) -> None:
     html = (await client.get("/?lang=en")).text
     assert html.startswith('<!DOCTYPE html><html lang="en">')
     assert "open, closes in 11 days" in html
-    assert "From the work plan&#x27;s release (about April 2024) – 2024-05-31" in html
+    # Jinja2's escaping writes the apostrophe as &#39;
+    assert "From the work plan&#39;s release (about April 2024) – 2024-05-31" in html
     assert "by the end of 2025" in html
     assert "Today 2024-05-20" in html
-    assert "every Tue, Fri, except public holidays" in html
     assert 'href="webcal://test/calendar.ics?lang=en"' in html
     assert 'href="webcal://test/feeds/tag/phase.ics?lang=en"' in html
     assert 'href="http://test/?lang=zh"' in html
+    assert 'href="./stories/diesel-subsidy?lang=en"' in html
+    story = (await client.get("/stories/diesel-subsidy?lang=en")).text
+    assert "every Tue, Fri, except public holidays" in story
+    assert 'href="webcal://test/feeds/story/diesel-subsidy.ics?lang=en"' in story
+    assert 'href="http://test/stories/diesel-subsidy?lang=zh"' in story
 
 
 async def test_page_base_url_and_default_lang(source: TimelineSource) -> None:
@@ -381,7 +403,10 @@ events:
     assert "<img" not in html and "<b>Story" not in html
     assert 'href="javascript' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "quote &quot;with&quot; &lt;tags&gt;" in html
+    # the quote is on the story page (Jinja2 escapes a double quote as &#34;)
+    async with await _client(app) as c:
+        story = (await c.get("/stories/s")).text
+    assert "quote &#34;with&#34; &lt;tags&gt;" in story
 
 
 async def test_page_follows_updates(source: TimelineSource, client: httpx.AsyncClient,
@@ -560,7 +585,7 @@ async def test_500_leaks_no_traceback(source: TimelineSource,
     def explode(*args: Any, **kwargs: Any) -> str:
         raise RuntimeError("secret internals at /srv/app.py")
 
-    monkeypatch.setattr(timeline.web.app, "render_page", explode)
+    monkeypatch.setattr(timeline.web.app, "render_home", explode)
     app = create_app(source, today=lambda: TODAY)
     async with await _client(app, raise_app_exceptions=False) as c:
         r = await c.get("/")

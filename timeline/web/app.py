@@ -1,8 +1,9 @@
-"""The HTTP app: routes for the page, the feeds, the JSON API, health and metrics.
+"""The HTTP app: routes for the pages, the feeds, the JSON API, health and metrics.
 
 Every request reads one `Snapshot` of the `TimelineSource`, so a reload by the daemon takes
 effect on the next request and no response mixes two versions. Feeds come from `FeedCache`
-(rendered once per version); the page is cached per (version, language, day, base URL).
+(rendered once per version); each page is kept in `PageCache` per (version, language, day,
+base URL, page), a search is rendered per request from the version's `Catalog`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import inspect
 import json
 import logging
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
@@ -30,10 +32,13 @@ from timeline.occurrences import matches
 from timeline.source import Snapshot, TimelineSource
 from timeline.web import negotiate as neg
 from timeline.web.agenda import upcoming_json
+from timeline.web.catalog import CatalogCache
 from timeline.web.feeds import FeedCache, FeedKey
 from timeline.web.metrics import CONTENT_TYPE, exposition
 from timeline.web.openapi import openapi
-from timeline.web.page import render_page
+from timeline.web.page import render_home, render_story, render_tag
+from timeline.web.pagecache import PageCache
+from timeline.web.search import Query, QueryError, parse_query
 
 __all__ = ["FEED_KINDS", "create_app"]
 
@@ -46,7 +51,7 @@ FEED_CACHE_CONTROL = "public, max-age=900"
 PAGE_HEADERS = {
     "Cache-Control": "public, max-age=300",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+                               "img-src 'self' data:; base-uri 'none'; form-action 'self'; "
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -103,7 +108,8 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
     in `allowed_hosts` only (None: any, for tests and embedding; the commands pass the
     deployment's); `lang` is the language when a request gives no `?lang=`."""
     cache = FeedCache(feed_cache_size)
-    pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+    pages = PageCache()
+    catalogs = CatalogCache()
     requests: Counter[str] = Counter()
     not_modified: Counter[str] = Counter()
     default_lang = lang
@@ -168,22 +174,57 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
                                      "it to server.allowed_hosts")
         return str(request.base_url).rstrip("/")
 
-    async def page(request: Request) -> Response:
+    def query_of(request: Request) -> Query | None:
+        try:
+            return parse_query(request.query_params.getlist("q"))
+        except QueryError as exc:
+            raise neg.bad_request(str(exc)) from None
+
+    async def html_response(request: Request, kind: str, ident: str,
+                            render: Callable[..., str]) -> Response:
+        """A page from the cache, or rendered and kept; a search is rendered each time."""
         lang = neg.language(request, default_lang)
+        query = query_of(request)
         snap = source.snapshot()
         day = current_day(snap)
         base = link_base(request)
-        key = (snap.version, lang, day, base)
-        html = pages.get(key)
+        key = (lang, day, base, kind, ident)
+        html = pages.get(snap.version, key) if query is None else None
         if html is None:
-            html = render_page(snap, today=day, lang=lang, base_url=base,
-                               default_lang=default_lang).encode()
-            pages[key] = html
-            while len(pages) > 32:  # the Host header varies per client; stay bounded
-                pages.popitem(last=False)
+            # In a thread: a cold page of 10,000 events takes a while, and the loop keeps
+            # answering feeds and warm pages meanwhile.
+            html = (await run_in_threadpool(
+                render, snap, today=day, lang=lang, base_url=base, default_lang=default_lang,
+                catalog=catalogs.get(snap), query=query)).encode()
+            if query is None:
+                pages.put(snap.version, key, html)
         # Built from the request's Host: a shared cache must keep one copy per host.
         headers = PAGE_HEADERS if base_url else {**PAGE_HEADERS, "Vary": "Host"}
         return HTMLResponse(html, headers=headers)
+
+    async def home(request: Request) -> Response:
+        return await html_response(request, "home", "", render_home)
+
+    async def story_page(request: Request) -> Response:
+        story = neg.slug(request.path_params["story"], "story")
+        neg.check_known(source.snapshot(), [], [story])
+
+        def one(snap: Snapshot, **kw: Any) -> str:
+            # A reload between the check and the render may have taken the story away.
+            neg.check_known(snap, [], [story])
+            return render_story(snap, story, **kw)
+
+        return await html_response(request, "story", story, one)
+
+    async def tag_page(request: Request) -> Response:
+        tag = neg.slug(request.path_params["tag"], "tag")
+        neg.check_known(source.snapshot(), [tag], [])
+
+        def one(snap: Snapshot, **kw: Any) -> str:
+            neg.check_known(snap, [tag], [])
+            return render_tag(snap, tag, **kw)
+
+        return await html_response(request, "tag", tag, one)
 
     async def api_events(request: Request) -> Response:
         tags, stories = neg.slugs(request, "tag"), neg.slugs(request, "story")
@@ -266,7 +307,9 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
         return PlainTextResponse("Internal Server Error", status_code=500)
 
     routes = [
-        Route("/", page),
+        Route("/", home),
+        Route("/stories/{story}", story_page),
+        Route("/tags/{tag}", tag_page),
         Route("/calendar.ics", calendar),
         Route("/feeds/tag/{tag}.ics", tag_feed),
         Route("/feeds/story/{story}.ics", story_feed),
@@ -286,4 +329,5 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
     )
     app.state.source = source
     app.state.feed_cache = cache
+    app.state.page_cache = pages
     return app

@@ -46,6 +46,14 @@ _FEED_RESPONSES = {
 }
 
 
+_Q = {"name": "q", "in": "query", "required": False,
+      "description": "search titles, descriptions and source quotes, zh and en (every word "
+                     "must occur; at most 100 characters and 8 words; at most 50 results)",
+      "schema": {"type": "string", "maxLength": 100}}
+_HTML = {"200": {"description": "HTML page", "content": {"text/html": {}}},
+         "400": _ERROR_400}
+
+
 def _path_param(name: str, what: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": what,
             "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"}}
@@ -58,10 +66,17 @@ def openapi() -> dict[str, Any]:
                  "description": "Dated items from public policy news: an HTML page, "
                                 "subscribable iCalendar feeds and a small JSON API."},
         "paths": {
-            "/": {"get": {"summary": "The timeline page (HTML)", "parameters": [_LANG],
-                          "responses": {"200": {"description": "HTML page",
-                                                "content": {"text/html": {}}},
-                                        "400": _ERROR_400}}},
+            "/": {"get": {"summary": "The home page (HTML): what comes up, an index of the "
+                                     "stories; with q, the search across them",
+                          "parameters": [_LANG, _Q], "responses": _HTML}},
+            "/stories/{story}": {"get": {
+                "summary": "A story's page (HTML): all its items, its chart and feed",
+                "parameters": [_path_param("story", "a story id"), _LANG, _Q],
+                "responses": {**_HTML, "404": _ERROR_404}}},
+            "/tags/{tag}": {"get": {
+                "summary": "A tag's page (HTML): its items across the stories",
+                "parameters": [_path_param("tag", "a tag"), _LANG, _Q],
+                "responses": {**_HTML, "404": _ERROR_404}}},
             "/calendar.ics": {"get": {
                 "summary": "The whole feed, optionally filtered",
                 "parameters": [_TAG, _STORY, _LANG, *_CONDITIONAL],

@@ -8,7 +8,7 @@ source does not give.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html import escape
@@ -18,6 +18,7 @@ from timeline.formatting import Lang, format_when
 from timeline.loader import LoadedTimeline
 from timeline.model import Deadline, Happening, Precision, Recurring, Story, Window
 from timeline.occurrences import AnyEvent
+from timeline.recurrence import Rule
 from timeline.web.text import t
 
 __all__ = ["Chart", "chart_svg"]
@@ -30,7 +31,11 @@ STORY_ROW = 28
 YEARS_BEFORE = 2  # recent history worth seeing next to what is coming
 YEARS_AFTER_MAX = 12  # far-off items are listed on the page, not squeezed into the chart
 TICKS_MAX = 60  # more occurrences than this read better as one band
+_YEAR = timedelta(days=366)
 LABEL_UNITS = 24  # label length cap, in CJK-character widths
+# More rows than this make a chart taller than a phone's screen many times over (and 100 KB
+# of SVG): the rows nearest today are drawn, the lists below have the rest.
+ROWS_MAX = 60
 
 _STYLE = """
 .yr{stroke:#e2e8f0}.yl{font-size:12px;fill:#718096}
@@ -69,18 +74,23 @@ def _due_order(event: Deadline) -> tuple[date, int, float]:
     return (_day(due), 0, due.timestamp()) if isinstance(due, datetime) else (due, 1, 0.0)
 
 
-def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list[_Row]:
+def _rows(loaded: LoadedTimeline, story: Story, events: Sequence[AnyEvent], first: date,
+          last: date, only: Collection[str] | None = None) -> list[_Row]:
+    """The story's rows; with `only`, just those events' (every deadline still counts
+    for where the next phase starts)."""
     published = _day(story.published)
-    events = [e for e in loaded.timeline.events if e.story == story.id]
     rows: list[_Row] = []
     # Deadlines of one story read as consecutive phases: each runs from the day after the
     # previous one (the first from the story's publication) to its own due day.
     phase_start = published
     for deadline in sorted((e for e in events if isinstance(e, Deadline)), key=_due_order):
         due = _day(deadline.due)
-        rows.append(_Row(deadline, min(phase_start, due), due, mark=due))
+        if only is None or deadline.id in only:
+            rows.append(_Row(deadline, min(phase_start, due), due, mark=due))
         phase_start = due + timedelta(days=1)
     for event in events:
+        if only is not None and event.id not in only:
+            continue  # spares expanding a rule nobody will see
         if isinstance(event, Window):
             start = _day(event.start) if event.start is not None else min(published,
                                                                            _day(event.end))
@@ -91,16 +101,33 @@ def _rows(loaded: LoadedTimeline, story: Story, first: date, last: date) -> list
             rows.append(_Row(event, start, end, mark=start if end == start else None))
         elif isinstance(event, Recurring):
             rule = loaded.rules[event.id]
-            days = [_day(d) for d in rule.between(first, last)]
-            if days:
-                # Sparse rhythms (yearly, every 3 years) show each date; dense ones (twice a
-                # week) would smear into a band anyway, so they are drawn as one.
-                sparse = (days[-1] - days[0]).days > 30 * (len(days) - 1)
-                ticks = days if len(days) <= TICKS_MAX and sparse else []
-                rows.append(_Row(event, days[0], days[-1], ticks=ticks,
+            span = _rule_span(rule, first, last)
+            if span is not None:
+                start, end, ticks = span
+                rows.append(_Row(event, start, end, ticks=ticks,
                                  open_end=rule.last_day is None))
     rows.sort(key=lambda r: (r.start, r.end, r.event.id))
     return rows
+
+
+def _rule_span(rule: Rule, first: date, last: date) -> tuple[date, date, list[date]] | None:
+    """A rule's first and last day within first..last, and its days when they are to be
+    drawn one by one. Sparse rhythms (yearly, every 3 years) show each date; dense ones
+    (twice a week) would smear into a band anyway, so they are drawn as one, and only a
+    year at each end is expanded (a daily rule since 1900 across 14 years cost 0.03 s)."""
+    low = max(first, _day(rule.dtstart))
+    high = last if rule.last_day is None else min(last, rule.last_day)
+    if low > high:
+        return None
+    head = [_day(d) for d in rule.between(low, min(high, low + _YEAR))]
+    if len(head) > 13:  # more than one a month on average: dense
+        tail = rule.between(max(low, high - _YEAR), high)
+        return head[0], _day(tail[-1]) if tail else head[-1], []
+    days = [_day(d) for d in rule.between(low, high)]
+    if not days:
+        return None
+    sparse = (days[-1] - days[0]).days > 30 * (len(days) - 1)
+    return days[0], days[-1], days if len(days) <= TICKS_MAX and sparse else []
 
 
 def _label(rows: list[_Row], lang: Lang) -> None:
@@ -144,20 +171,58 @@ def _when(row: _Row, lang: Lang) -> str:
 class Chart(NamedTuple):
     svg: str  # an inline `<svg>` element, its styles inside, no script
     note: str  # what the chart leaves out, in words ("" when nothing)
+    today_x: float  # where the today line is, as a fraction of the chart's width
 
 
-def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
-    """The chart of the whole timeline, from two years before `today`."""
+def _distance(row: _Row, today: date) -> int:
+    """Days between a row and today (0 when it spans today)."""
+    if row.start <= today <= row.end:
+        return 0
+    return min(abs((row.start - today).days), abs((row.end - today).days))
+
+
+def _nearest(stories: list[tuple[Story, list[_Row]]], today: date,
+             most: int) -> list[tuple[Story, list[_Row]]]:
+    """At most `most` rows, those nearest today, each story's in their order."""
+    ranked = sorted((_distance(r, today), r.start, r.event.id) for _, rows in stories
+                    for r in rows)
+    keep = {event_id for _, _, event_id in ranked[:most]}
+    return [(s, [r for r in rows if r.event.id in keep]) for s, rows in stories]
+
+
+def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh", *,
+              stories: Collection[str] | None = None, only: Collection[str] | None = None,
+              by_story: Mapping[str, Sequence[AnyEvent]] | None = None,
+              rows_max: int = ROWS_MAX, note_more: str = "") -> Chart:
+    """The chart from two years before `today`: of the stories named (all by default), of
+    the events named in `only` (all by default), at most `rows_max` rows. `by_story` is the
+    events grouped by story when the caller has them (the page's catalog)."""
     first = date(today.year - YEARS_BEFORE, 1, 1)
     limit = date(today.year + YEARS_AFTER_MAX, 12, 31)
-    stories = [(s, _rows(loaded, s, first, limit)) for s in loaded.timeline.stories]
-    ends = [r.end for _, rows in stories for r in rows
+    if by_story is None:
+        grouped: dict[str, list[AnyEvent]] = {}
+        for event in loaded.timeline.events:
+            grouped.setdefault(event.story, []).append(event)
+        by_story = grouped
+    if only is not None:
+        timeline = loaded.timeline
+        with_items = {timeline.event(e).story for e in only}
+        stories = with_items if stories is None else set(stories) & with_items
+    chosen = [s for s in loaded.timeline.stories if stories is None or s.id in stories]
+    every = [(s, _rows(loaded, s, by_story.get(s.id, ()), first, limit, only)) for s in chosen]
+    every = [(s, rows) for s, rows in every if rows]
+    stories_rows = every
+    ends = [r.end for _, rows in stories_rows for r in rows
             if not r.open_end and r.end >= first and r.start <= limit]
     last_year = max([today.year + 1, *(d.year for d in ends)])
     domain_end = date(min(last_year, limit.year) + 1, 1, 1)
     shown = [(s, [r for r in rows if r.end >= first and r.start < domain_end])
-             for s, rows in stories]
-    hidden = sum(len(rows) for _, rows in stories) - sum(len(rows) for _, rows in shown)
+             for s, rows in stories_rows]
+    hidden = sum(len(rows) for _, rows in stories_rows) - sum(len(rows) for _, rows in shown)
+    in_range = sum(len(rows) for _, rows in shown)
+    if in_range > rows_max:
+        shown = _nearest(shown, today, rows_max)
+    capped = in_range - min(in_range, rows_max)
     for _, rows in shown:
         _label(rows, lang)
         for row in rows:
@@ -195,16 +260,23 @@ def chart_svg(loaded: LoadedTimeline, today: date, lang: Lang = "zh") -> Chart:
                  f'y2="{height}"><title>{escape(today_text)}</title></line>'
                  f'<text class="tl" x="{tx + (4 if anchor == "start" else -4)}" y="34" '
                  f'text-anchor="{anchor}">{escape(today_text)}</text>')
-    note = ""
+    notes = []
     if hidden:
-        note = t("chart_hidden", lang, n=hidden, first=first.year, last=domain_end.year - 1)
+        notes.append(t("chart_hidden", lang, n=hidden, first=first.year,
+                       last=domain_end.year - 1))
+    if capped:
+        notes.append(t("chart_capped", lang, shown=rows_max, n=capped))
+    if note_more:
+        notes.append(note_more)
+    note = " ".join(notes)
     label = f"{t('chart', lang)} {first.year}–{domain_end.year - 1}"
     return Chart(f'<svg xmlns="http://www.w3.org/2000/svg" id="chart" role="img" '
             f'aria-labelledby="chart-title chart-desc" viewBox="0 0 {WIDTH} {height}" '
             f'width="100%" data-first="{first}" data-last="{domain_end - timedelta(days=1)}">'
             f'<title id="chart-title">{escape(label)}</title>'
             f'<desc id="chart-desc">{escape(t("chart_desc", lang) + " " + note)}</desc>'
-            f"<style>{_STYLE}</style>{grid}{''.join(body)}{today_svg}</svg>", note)
+            f"<style>{_STYLE}</style>{grid}{''.join(body)}{today_svg}</svg>", note,
+            round(tx / WIDTH, 4))
 
 
 def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
@@ -214,7 +286,8 @@ def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
     tip = f"<title>{escape(title)} · {escape(_when(row, lang))}</title>"
     x0, x1 = x(row.start), x(row.end + timedelta(days=1))
     mid = y + 12
-    parts = [f'<g class="row" data-event="{escape(event.id)}">']
+    # One tooltip for the row's group (bar, mark and label alike), not one per shape.
+    parts = [f'<g data-event="{escape(event.id)}">{tip}']
     if row.ticks:
         parts += [f'<rect class="tick" x="{x(d)}" y="{mid - 6}" width="1.6" height="12"/>'
                   for d in row.ticks]
@@ -223,17 +296,15 @@ def _row_svg(row: _Row, x: Callable[[date], float], y: int, lang: Lang) -> str:
             event.kind, "recurring")
         dashed = " approx" if approx or row.open_start else ""
         parts.append(f'<rect class="bar {kind}{dashed}" x="{x0}" y="{mid - 5}" '
-                     f'width="{max(round(x1 - x0, 1), 2)}" height="10" rx="3">{tip}</rect>')
+                     f'width="{max(round(x1 - x0, 1), 2)}" height="10" rx="3"/>')
     if row.mark is not None:
         cx = round((x(row.mark) + x(row.mark + timedelta(days=1))) / 2, 1)
         if isinstance(event, Deadline):
             parts.append(f'<polygon class="mark deadline{approx}" points="{cx},{mid - 7} '
-                         f'{cx + 7},{mid} {cx},{mid + 7} {cx - 7},{mid}">{tip}</polygon>')
+                         f'{cx + 7},{mid} {cx},{mid + 7} {cx - 7},{mid}"/>')
         else:
             parts.append(f'<circle class="mark happening{approx}" cx="{cx}" cy="{mid}" '
-                         f'r="5">{tip}</circle>')
-    if row.ticks:
-        parts.append(tip)
+                         f'r="5"/>')
     label = row.label
     width = _width(label)
     # Clear of the marker, which is wider than a single day's bar.
