@@ -370,9 +370,11 @@ class Daemon:
 
         from timeline.web.app import create_app
 
+        # The store keeps the feed's blocks: a restart serves what it rendered before.
         app = create_app(self.source, base_url=self.settings.server.base_url,
                          health=self.health, metrics=self.metrics, lang=self.settings.lang,
-                         allowed_hosts=self.settings.server.hosts())
+                         allowed_hosts=self.settings.server.hosts(), feed_store=self.store,
+                         warm=True)
         config = uvicorn.Config(app, host=self.settings.server.host,
                                 port=self.settings.server.port, log_level="warning",
                                 lifespan="off")

@@ -1,15 +1,16 @@
 """The RFC 5545 iCalendar feed, rendered with `icalendar` and cached per event.
 
 Each event becomes one VEVENT whose bytes depend only on the event, its revision and the
-language, so `FeedRenderer` keeps them and assembles a feed from cached blocks: a change to
-one event re-renders one block, not the whole calendar. Output is fully deterministic:
-DTSTAMP is the revision's time, not the render's, so an unchanged timeline gives the same
-bytes and the same ETag.
+language, so `FeedRenderer` keeps them (`timeline.blocks`: in memory, and in the store when
+given one) and assembles a feed from cached blocks: a change to one event re-renders one
+block, not the whole calendar, and a restart renders none that did not change. Output is
+fully deterministic: DTSTAMP is the revision's time, not the render's, so an unchanged
+timeline gives the same bytes and the same ETag.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -17,6 +18,7 @@ from icalendar import Alarm, Calendar, vRecur
 from icalendar import Event as VEvent
 
 from timeline import __version__
+from timeline.blocks import BlockCache, BlockStore
 from timeline.formatting import Lang, format_when, precision_label, precision_suffix
 from timeline.loader import LoadedTimeline
 from timeline.model import (
@@ -218,37 +220,32 @@ def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Rev
 
 
 class FeedRenderer:
-    """Assembles feeds from per-event VEVENT bytes, re-rendering only changed events."""
+    """Assembles feeds from per-event VEVENT bytes, re-rendering only changed events;
+    with a `store`, blocks outlive the process and are shared with other instances."""
 
-    def __init__(self) -> None:
-        # (event id, fingerprint, revision, lang, year) -> (VEVENT bytes, its TZID or None)
-        self._blocks: dict[tuple[str, str, Revision, Lang, int],
-                           tuple[bytes, str | None]] = {}
+    def __init__(self, store: BlockStore | None = None) -> None:
+        self._blocks = BlockCache(store)
 
-    def _block(self, loaded: LoadedTimeline, event: AnyEvent, story: Story, revision: Revision,
-               lang: Lang, this_year: int) -> tuple[bytes, str | None]:
-        key = (event.id, loaded.fingerprints.get(event.id, ""), revision, lang, this_year)
-        cached = self._blocks.get(key)
-        if cached is None:
-            timeline = loaded.timeline
-            block = render_event(event, story, loaded.rules.get(event.id),
-                                 revision, timeline.timezone, lang, this_year)
-            tzid = (event.timezone or timeline.timezone) if _is_timed(event, loaded) else None
-            cached = self._blocks[key] = (block, tzid)
-        return cached
+    @property
+    def rendered(self) -> int:
+        """VEVENTs this renderer has rendered (not taken from memory or the store)."""
+        return self._blocks.rendered
+
+    @property
+    def from_store(self) -> int:
+        """VEVENTs this renderer has taken from the store instead of rendering them."""
+        return self._blocks.from_store
 
     def forget(self, keep: Iterable[str]) -> None:
         """Drop cached blocks of events that no longer exist."""
-        keep = set(keep)
-        year = datetime.now(UTC).year  # last year's blocks are not served again either
-        self._blocks = {k: v for k, v in self._blocks.items() if k[0] in keep and k[4] >= year}
+        self._blocks.forget(keep)
 
     def render(self, loaded: LoadedTimeline, *, tags: Iterable[str] = (),
                stories: Iterable[str] = (), revisions: Mapping[str, Revision] | None = None,
                lang: Lang = "zh", event_ids: Iterable[str] | None = None,
                this_year: int | None = None) -> bytes:
         timeline = loaded.timeline
-        this_year = this_year or datetime.now(UTC).year
+        year = this_year or datetime.now(UTC).year
         tags, stories = tuple(tags), tuple(stories)
         revisions = revisions or {}
         wanted = set(event_ids) if event_ids is not None else None
@@ -259,18 +256,33 @@ class FeedRenderer:
         # Per render, not per event: a warm 10,000-event render is a loop of dict lookups.
         story_of = {s.id: s for s in timeline.stories}
         default_of = {s.id: default_revision(s) for s in timeline.stories}
-        blocks = []
-        tzids: set[str] = set()
-        for event in events:
-            revision = revisions.get(event.id) or default_of[event.story]
-            block, tzid = self._block(loaded, event, story_of[event.story], revision, lang,
-                                      this_year)
-            blocks.append(block)
-            if tzid is not None:
-                tzids.add(tzid)
+        items = [(event, revisions.get(event.id) or default_of[event.story])
+                 for event in events]
+
+        def render(missing: Sequence[tuple[AnyEvent, Revision]]
+                   ) -> list[tuple[bytes, str | None]]:
+            return render_blocks(loaded, missing, lang, year, story_of)
+
+        blocks = self._blocks.blocks(loaded, items, lang, year, render)
+        tzids = {b.tzid for b in blocks if b.tzid is not None}
         header = _header(timeline.timezone, tags, stories, lang)
         zones = [vtimezone(tzid) for tzid in sorted(tzids)]
-        return b"".join([header, *zones, *blocks, b"END:VCALENDAR\r\n"])
+        return b"".join([header, *zones, *(b.block for b in blocks), b"END:VCALENDAR\r\n"])
+
+
+def render_blocks(loaded: LoadedTimeline, items: Sequence[tuple[AnyEvent, Revision]],
+                  lang: Lang, this_year: int, story_of: Mapping[str, Story] | None = None
+                  ) -> list[tuple[bytes, str | None]]:
+    """Each (event, revision)'s VEVENT bytes and the TZID they refer to (None: all-day)."""
+    timeline = loaded.timeline
+    story_of = story_of or {s.id: s for s in timeline.stories}
+    out = []
+    for event, revision in items:
+        block = render_event(event, story_of[event.story], loaded.rules.get(event.id),
+                             revision, timeline.timezone, lang, this_year)
+        tzid = (event.timezone or timeline.timezone) if _is_timed(event, loaded) else None
+        out.append((block, tzid))
+    return out
 
 
 def _is_timed(event: AnyEvent, loaded: LoadedTimeline) -> bool:

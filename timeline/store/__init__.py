@@ -9,6 +9,7 @@ or migrated on open.
     _base      URLs, engines, read/write transactions and the locks that serialize writers
     _events    sync_events, revisions
     _outbox    add_planned, cancel_except and the read-only queries
+    _feed_blocks  the feed's rendered VEVENTs: feed_blocks, save_feed_blocks, prune_feed_blocks
     _claims    claim_due, extend_lease and the outcomes: mark_sent/retry/dead, release,
                mark_missed, retry
     _store     Store: open, close, ping
@@ -26,6 +27,7 @@ from timeline.store._records import (
     Outcome,
     PlannedDelivery,
     Revision,
+    StoredBlock,
 )
 from timeline.store._schema import SCHEMA_VERSION
 from timeline.store._store import Store
@@ -43,4 +45,5 @@ __all__ = [
     "Revision",
     "Store",
     "StoreBusy",
+    "StoredBlock",
 ]

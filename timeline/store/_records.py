@@ -17,6 +17,7 @@ __all__ = [
     "EventChange",
     "PlannedDelivery",
     "Revision",
+    "StoredBlock",
     "utc",
 ]
 
@@ -45,6 +46,17 @@ class Revision:
 
     sequence: int
     modified: datetime  # aware, UTC
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """One event's rendered VEVENT in one language, as the feed keeps it in the store:
+    `digest` names what the bytes were made from, `tzid` the zone they refer to."""
+
+    event_id: str
+    digest: str
+    block: bytes
+    tzid: str | None
 
 
 @dataclass(frozen=True, slots=True)

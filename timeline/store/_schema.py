@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -51,12 +52,14 @@ __all__ = [
     "encode_json",
     "ensure_schema",
     "events",
+    "feed_blocks",
     "metadata",
     "sqlite_time",
 ]
 
 # 2: deliveries.kind (reminder, digest, change, missed), read from the payload before.
-SCHEMA_VERSION = 2
+# 3: feed_blocks, the feed's rendered VEVENTs kept across restarts.
+SCHEMA_VERSION = 3
 # One encoder for every value: json.dumps with options builds a new one per call.
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -190,6 +193,20 @@ deliveries = Table(
                     name="ck_deliveries_state"),
 )
 
+# The feed's VEVENT bytes per event and language, so a restart or another instance renders
+# only what changed. `digest` names everything the bytes depend on (timeline.feed_blocks);
+# one row per (lang, event) bounds the table by the events, and a new digest replaces the
+# old bytes in place. `tzid`: the zone the block refers to, which the feed must define.
+feed_blocks = Table(
+    "feed_blocks", metadata,
+    Column("lang", Text, primary_key=True),
+    Column("event_id", Text, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("tzid", Text),
+    Column("block", LargeBinary, nullable=False),
+    Column("rendered_at", UTCDateTime, nullable=False),
+)
+
 # When a waiting delivery is next to be tried; claims filter and order by exactly this.
 run_at = func.coalesce(deliveries.c.next_attempt_at, deliveries.c.due_at)
 ACTIVE = state_in(ACTIVE_STATES)
@@ -241,7 +258,12 @@ def _add_kind(conn: Connection) -> None:
                      .values(kind=bindparam("b_kind")), changes)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_kind}
+def _add_feed_blocks(conn: Connection) -> None:
+    """2 → 3: the feed's blocks; empty, the first render after the upgrade fills it."""
+    feed_blocks.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_kind, 2: _add_feed_blocks}
 
 
 def _stored_version(conn: Connection) -> int | None:

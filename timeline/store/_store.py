@@ -11,14 +11,16 @@ from timeline.errors import ConfigError
 from timeline.store._base import DEFAULT_URL, engine_url, make_engine
 from timeline.store._claims import ClaimsMixin
 from timeline.store._events import EventsMixin
+from timeline.store._feed_blocks import FeedBlocksMixin
 from timeline.store._outbox import OutboxMixin
 from timeline.store._schema import ensure_schema
 
 __all__ = ["Store"]
 
 
-class Store(EventsMixin, OutboxMixin, ClaimsMixin):
-    """The events and the delivery outbox, on SQLite or PostgreSQL.
+class Store(EventsMixin, OutboxMixin, ClaimsMixin, FeedBlocksMixin):
+    """The events, the delivery outbox and the feed's rendered blocks, on SQLite or
+    PostgreSQL.
 
     Methods are synchronous and safe to call from several threads at once (the daemon
     calls them through `asyncio.to_thread`); several processes may share one database.

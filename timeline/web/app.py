@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from timeline.blocks import BlockStore
 from timeline.formatting import Lang
 from timeline.occurrences import matches
 from timeline.source import Snapshot, TimelineSource
@@ -101,13 +103,16 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
                health: Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]] | None = None,
                metrics: Callable[[], Iterable[Metric] | Awaitable[Iterable[Metric]]] | None = None,
                lang: Lang = "zh",
-               feed_cache_size: int = 64, allowed_hosts: list[str] | None = None
-               ) -> Starlette:
+               feed_cache_size: int = 64, allowed_hosts: list[str] | None = None,
+               feed_store: BlockStore | None = None, warm: bool = False) -> Starlette:
     """The web app serving `source`. `today` defaults to the date in the timeline's zone;
     `base_url` (e.g. https://cal.example.org) defaults to each request's own, from a Host
     in `allowed_hosts` only (None: any, for tests and embedding; the commands pass the
-    deployment's); `lang` is the language when a request gives no `?lang=`."""
-    cache = FeedCache(feed_cache_size)
+    deployment's); `lang` is the language when a request gives no `?lang=`. `feed_store`
+    keeps the feed's rendered blocks across restarts (the daemon's store); `warm` renders
+    (or loads) the default feed in a thread at once, so the first subscriber does not
+    wait for it."""
+    cache = FeedCache(feed_cache_size, feed_store)
     pages = PageCache()
     catalogs = CatalogCache()
     requests: Counter[str] = Counter()
@@ -286,6 +291,12 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
             feed_requests, unchanged,
             CounterMetricFamily("timeline_feed_renders", "Feeds rendered (cache misses).",
                                 value=cache.renders),
+            CounterMetricFamily("timeline_feed_blocks_rendered",
+                                "VEVENTs rendered (not found in memory or the store).",
+                                value=cache.blocks_rendered),
+            CounterMetricFamily("timeline_feed_blocks_from_store",
+                                "VEVENTs taken from the store's earlier renders.",
+                                value=cache.blocks_from_store),
             GaugeMetricFamily("timeline_version", "The version of the timeline being served.",
                               value=source.version)]
         if metrics is not None:
@@ -330,4 +341,16 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
     app.state.source = source
     app.state.feed_cache = cache
     app.state.page_cache = pages
+    if warm:
+        # A thread of its own: the loop serves meanwhile, and a request for this feed that
+        # comes first waits on the cache's lock for this same work instead of repeating it.
+        threading.Thread(target=_warm, args=(cache, source, FeedKey(lang=default_lang)),
+                         name="timeline-feed-warm", daemon=True).start()
     return app
+
+
+def _warm(cache: FeedCache, source: TimelineSource, key: FeedKey) -> None:
+    try:
+        cache.get_sync(source.snapshot(), key)
+    except Exception:  # the first request will try again and answer 500 if it must
+        log.exception("warming the feed failed")

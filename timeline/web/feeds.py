@@ -3,8 +3,9 @@
 A calendar app polls the same URL every few hours and thousands of subscribers poll the same
 few URLs, so a request must cost a dictionary lookup, not a render. The bytes, their gzip
 form, the ETag and Last-Modified are computed together when a version is first asked for;
-`FeedRenderer` keeps per-event VEVENT blocks across versions, so a reload that changed one
-event re-renders one block and re-assembles the rest.
+`FeedRenderer` keeps per-event VEVENT blocks across versions (and, given the store, across
+restarts), so a reload that changed one event re-renders one block and re-assembles the
+rest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from email.utils import format_datetime
 
 import anyio.to_thread
 
+from timeline.blocks import BlockStore
 from timeline.feed import FeedRenderer, default_revision
 from timeline.formatting import Lang
 from timeline.occurrences import matches
@@ -65,8 +67,10 @@ class CachedFeed:
 class FeedCache:
     """Rendered feeds by FeedKey, at most `max_entries` of them (least recently used go)."""
 
-    def __init__(self, max_entries: int = 64) -> None:
-        self._renderer = FeedRenderer()
+    def __init__(self, max_entries: int = 64, store: BlockStore | None = None) -> None:
+        # With a store, the per-event blocks outlive the process: a restart renders only
+        # the events that changed while it was down (see timeline.blocks).
+        self._renderer = FeedRenderer(store)
         self._entries: OrderedDict[FeedKey, CachedFeed] = OrderedDict()
         # A thread lock, not an asyncio one: renders run in worker threads, and the app may
         # be driven by more than one event loop over its life (tests do this).
@@ -77,6 +81,16 @@ class FeedCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def blocks_rendered(self) -> int:
+        """VEVENTs rendered so far (the rest came from memory or the store)."""
+        return self._renderer.rendered
+
+    @property
+    def blocks_from_store(self) -> int:
+        """VEVENTs taken from the store instead of being rendered."""
+        return self._renderer.from_store
 
     def cached(self, snapshot: Snapshot, key: FeedKey) -> CachedFeed | None:
         entry = self._entries.get(key)

@@ -1,0 +1,170 @@
+"""The feed's blocks kept in the store: a restart (or a second instance) renders only the
+events that changed, and serves the same bytes under the same ETag. SQLite and PostgreSQL,
+through the store fixtures of test_store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+
+from tests import test_store
+from tests.feed_helpers import one_changed, synthetic
+from timeline.feed import render_feed
+from timeline.loader import LoadedTimeline
+from timeline.source import Snapshot
+from timeline.store import SCHEMA_VERSION, Revision, Store, StoredBlock
+from timeline.web.feeds import FeedCache, FeedKey
+
+# The store contract's fixtures: a fresh SQLite file, a fresh PostgreSQL schema.
+pg_reachable, store_url, raw = test_store.pg_reachable, test_store.store_url, test_store.raw
+T0 = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
+T1 = datetime(2024, 5, 2, 1, 0, tzinfo=UTC)
+MANY = 10_000
+
+
+def _snapshot(store: Store, loaded: LoadedTimeline, now: datetime, version: int = 1
+              ) -> Snapshot:
+    """What the daemon publishes after a load: the store's revisions of the events."""
+    store.sync_events(loaded, now)
+    return Snapshot(loaded, store.revisions(), version, store.last_change())
+
+
+@pytest.fixture(scope="module")
+def many() -> LoadedTimeline:
+    return synthetic(MANY)
+
+
+def test_a_restart_renders_only_what_changed(store_url: str, many: LoadedTimeline) -> None:
+    with Store.open(store_url) as store:
+        first = FeedCache(store=store)
+        cold = first.get_sync(_snapshot(store, many, T0), FeedKey())
+        assert first.blocks_rendered == MANY and first.blocks_from_store == 0
+
+    # A restart: a new process with nothing in memory, the same file, the same store.
+    with Store.open(store_url) as store:
+        again = FeedCache(store=store)
+        warm = again.get_sync(_snapshot(store, many, T1), FeedKey())
+        assert again.blocks_rendered == 0 and again.blocks_from_store == MANY
+        assert warm.etag == cold.etag and warm.gzip_etag == cold.gzip_etag
+        assert warm.body == cold.body
+        assert warm.last_modified == cold.last_modified
+        # A filtered feed is assembled from the same blocks.
+        tagged = again.get_sync(_snapshot(store, many, T1), FeedKey(tags=("t7",)))
+        assert again.blocks_rendered == 0
+        assert tagged.body.count(b"BEGIN:VEVENT") == MANY // 50
+
+    # One event edited while it was down: that one is rendered, and the feed is the one a
+    # render from scratch gives (the stored blocks and the new one fit together).
+    changed = one_changed(many, MANY // 2)
+    with Store.open(store_url) as store:
+        third = FeedCache(store=store)
+        snapshot = _snapshot(store, changed, T1)
+        feed = third.get_sync(snapshot, FeedKey())
+        assert third.blocks_rendered == 1 and third.blocks_from_store == MANY - 1
+        assert feed.body == render_feed(changed, revisions=snapshot.revisions)
+        assert feed.etag != cold.etag
+        assert b"SEQUENCE:1\r\n" in feed.body
+
+
+def test_languages_and_revisions_are_kept_apart(store_url: str) -> None:
+    loaded = synthetic(40)
+    with Store.open(store_url) as store:
+        cache = FeedCache(store=store)
+        zh = cache.get_sync(_snapshot(store, loaded, T0), FeedKey())
+        en = cache.get_sync(_snapshot(store, loaded, T0), FeedKey(lang="en"))
+        assert cache.blocks_rendered == 80 and zh.body != en.body
+    with Store.open(store_url) as store:
+        cache = FeedCache(store=store)
+        snapshot = _snapshot(store, loaded, T1)
+        assert cache.get_sync(snapshot, FeedKey(lang="en")).body == en.body
+        assert cache.blocks_rendered == 0
+        # Only the revision moved (another instance re-synced, say): SEQUENCE and DTSTAMP
+        # are in the bytes, so the stored block is not the one to serve.
+        bumped = Snapshot(loaded, {**snapshot.revisions, "e3": Revision(5, T1)}, 2)
+        feed = cache.get_sync(bumped, FeedKey())
+        assert cache.blocks_rendered == 1
+        assert feed.body == render_feed(loaded, revisions=bumped.revisions)
+
+
+def test_removed_events_leave_the_store(store_url: str) -> None:
+    loaded = synthetic(30)
+    with Store.open(store_url) as store:
+        cache = FeedCache(store=store)
+        cache.get_sync(_snapshot(store, loaded, T0), FeedKey())
+        cache.get_sync(_snapshot(store, loaded, T0), FeedKey(lang="en"))
+        fewer = LoadedTimeline(loaded.timeline.model_copy(update={
+            "events": loaded.timeline.events[:20]}), loaded.rules, loaded.source,
+            loaded.fingerprints)
+        cache.get_sync(_snapshot(store, fewer, T1, version=2), FeedKey())
+        kept = {b.event_id for lang in ("zh", "en") for b in store.feed_blocks(lang)}
+        assert kept == {f"e{i}" for i in range(20)}
+
+
+def test_a_second_instance_shares_the_blocks(store_url: str) -> None:
+    loaded = synthetic(50)
+    with Store.open(store_url) as one, Store.open(store_url) as two:
+        first, second = FeedCache(store=one), FeedCache(store=two)
+        a = first.get_sync(_snapshot(one, loaded, T0), FeedKey())
+        b = second.get_sync(Snapshot(loaded, two.revisions(), 1, two.last_change()),
+                            FeedKey())
+        assert (first.blocks_rendered, second.blocks_rendered) == (50, 0)
+        assert a.etag == b.etag
+
+
+class _Broken:
+    """A store that fails every call, as a database gone away does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def feed_blocks(self, lang: str, event_ids: Collection[str] | None = None
+                    ) -> Iterator[StoredBlock]:
+        self.calls += 1
+        raise OSError("database gone")
+
+    def save_feed_blocks(self, lang: str, blocks: Sequence[StoredBlock]) -> None:
+        self.calls += 1
+        raise OSError("database gone")
+
+    def prune_feed_blocks(self, keep: Collection[str]) -> int:
+        self.calls += 1
+        raise OSError("database gone")
+
+
+def test_store_trouble_means_rendering_not_failing(caplog: pytest.LogCaptureFixture) -> None:
+    loaded = synthetic(20)
+    broken = _Broken()
+    cache = FeedCache(store=broken)
+    with caplog.at_level(logging.INFO, logger="timeline.feed"):
+        feed = cache.get_sync(Snapshot(loaded, {}, 1), FeedKey())
+        cache.get_sync(Snapshot(loaded, {}, 1), FeedKey(lang="en"))
+    assert feed.body == render_feed(loaded)
+    assert broken.calls >= 3  # it was asked, and nothing stopped at the first failure
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "database gone" in warnings[0].getMessage()
+
+
+def test_a_version_2_store_is_migrated(store_url: str, raw: Engine) -> None:
+    """A database from before the feed's table (version 2) opens, gains it, and keeps
+    what it held."""
+    loaded = synthetic(10)
+    with Store.open(store_url) as store:
+        store.sync_events(loaded, T0)
+    with raw.begin() as conn:
+        conn.execute(text("DROP TABLE feed_blocks"))
+        conn.execute(text("DELETE FROM schema_version WHERE version > 2"))
+    assert "feed_blocks" not in inspect(raw).get_table_names()
+    with Store.open(store_url) as store:
+        assert set(store.revisions()) == {e.id for e in loaded.timeline.events}
+        cache = FeedCache(store=store)
+        cache.get_sync(_snapshot(store, loaded, T0), FeedKey())
+        assert cache.blocks_rendered == 10
+    with raw.connect() as conn:
+        versions = conn.execute(text("SELECT version FROM schema_version")).scalars().all()
+    assert max(versions) == SCHEMA_VERSION == 3
+    with Store.open(store_url) as store:
+        assert len(list(store.feed_blocks("zh"))) == 10
