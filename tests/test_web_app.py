@@ -206,13 +206,13 @@ async def test_feed_rendered_once_per_version(
         app: Any, source: TimelineSource, client: httpx.AsyncClient, events_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     rendered: list[str] = []
-    original = timeline.feed.render_event
+    original = timeline.feed.write_event  # what the feed renders each VEVENT with
 
     def counting(event: Any, *args: Any, **kwargs: Any) -> bytes:
         rendered.append(event.id)
         return original(event, *args, **kwargs)
 
-    monkeypatch.setattr(timeline.feed, "render_event", counting)
+    monkeypatch.setattr(timeline.feed, "write_event", counting)
     cache = app.state.feed_cache
     # Concurrent first requests still render once.
     responses = await asyncio.gather(*(client.get("/calendar.ics") for _ in range(20)))

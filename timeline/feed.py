@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from icalendar import Alarm, Calendar, vRecur
-from icalendar import Event as VEvent
+from icalendar import Calendar, vRecur
 
 from timeline import __version__
 from timeline.blocks import BlockCache, BlockStore
@@ -33,10 +32,11 @@ from timeline.model import (
 from timeline.occurrences import AnyEvent, matches
 from timeline.recurrence import Rule, default_duration, horizon_end
 from timeline.store import Revision
+from timeline.vevent import Props, to_icalendar, write
 from timeline.vtimezone import vtimezone
 from timeline.workdays import is_estimated
 
-__all__ = ["FeedRenderer", "default_revision", "render_feed"]
+__all__ = ["FeedRenderer", "default_revision", "render_event", "render_feed", "write_event"]
 
 PRODID = f"-//policy-timeline//policy-timeline {__version__}//ZH"
 REFRESH = timedelta(hours=6)
@@ -116,8 +116,8 @@ def _first_estimated_year(rule: Rule, this_year: int | None = None) -> int | Non
 
 
 def _alarm(event: AnyEvent, summary: str, trigger: timedelta, related_end: bool,
-           lang: Lang) -> Alarm:
-    alarm = Alarm()
+           lang: Lang) -> Props:
+    alarm = Props("VALARM")
     alarm.add("action", "DISPLAY")
     alarm.add("description", f"{_TEXT[lang]['remind']}: {summary}")
     params = {"RELATED": "END"} if related_end else {}
@@ -130,7 +130,7 @@ def _all_day_trigger(lead: timedelta, days_after_anchor: int = 0) -> timedelta:
     return -lead - timedelta(days=days_after_anchor) + ALL_DAY_ALARM_AT
 
 
-def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str,
+def _add_times(vevent: Props, event: AnyEvent, rule: Rule | None, tz_name: str,
                this_year: int | None = None) -> bool:
     """DTSTART/DTEND (and RRULE/EXDATE); returns whether the item is all-day."""
     tz = event.zone(tz_name)
@@ -182,9 +182,24 @@ def _add_times(vevent: VEvent, event: AnyEvent, rule: Rule | None, tz_name: str,
 
 def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Revision,
                  tz_name: str, lang: Lang = "zh", this_year: int | None = None) -> bytes:
-    """One VEVENT, as bytes; deterministic for the same inputs. `this_year` moves the
+    """One VEVENT, as bytes, written by icalendar: the reference `write_event` matches."""
+    return to_icalendar(event_props(event, story, rule, revision, tz_name, lang, this_year))
+
+
+def write_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Revision,
+                tz_name: str, lang: Lang = "zh", this_year: int | None = None) -> bytes:
+    """The same bytes as `render_event`, written directly (timeline.vevent): what the feed
+    uses. icalendar writes what the direct writer does not handle."""
+    props = event_props(event, story, rule, revision, tz_name, lang, this_year)
+    block = write(props)
+    return block if block is not None else to_icalendar(props)
+
+
+def event_props(event: AnyEvent, story: Story, rule: Rule | None, revision: Revision,
+                tz_name: str, lang: Lang = "zh", this_year: int | None = None) -> Props:
+    """What one VEVENT holds; deterministic for the same inputs. `this_year` moves the
     holidays an open-ended recurring item skips along (see Rule.exdates)."""
-    vevent = VEvent()
+    vevent = Props("VEVENT")
     vevent.add("uid", f"{event.id}@{UID_DOMAIN}")
     vevent.add("dtstamp", revision.modified)
     vevent.add("last-modified", revision.modified)
@@ -215,8 +230,7 @@ def render_event(event: AnyEvent, story: Story, rule: Rule | None, revision: Rev
             alarm = _alarm(event, opens, trigger, False, lang)
             alarm["description"] = f"{_TEXT[lang]['remind']}: {opens}"
             vevent.add_component(alarm)
-    block: bytes = vevent.to_ical()  # icalendar leaves it unannotated
-    return block
+    return vevent
 
 
 class FeedRenderer:
@@ -278,7 +292,7 @@ def render_blocks(loaded: LoadedTimeline, items: Sequence[tuple[AnyEvent, Revisi
     story_of = story_of or {s.id: s for s in timeline.stories}
     out = []
     for event, revision in items:
-        block = render_event(event, story_of[event.story], loaded.rules.get(event.id),
+        block = write_event(event, story_of[event.story], loaded.rules.get(event.id),
                              revision, timeline.timezone, lang, this_year)
         tzid = (event.timezone or timeline.timezone) if _is_timed(event, loaded) else None
         out.append((block, tzid))
