@@ -375,9 +375,11 @@ class Daemon:
                          health=self.health, metrics=self.metrics, lang=self.settings.lang,
                          allowed_hosts=self.settings.server.hosts(), feed_store=self.store,
                          warm=True)
+        # http="auto": httptools (uvicorn[standard]); the loop is the daemon's own, uvloop's
+        # where installed (timeline.process.new_loop).
         config = uvicorn.Config(app, host=self.settings.server.host,
                                 port=self.settings.server.port, log_level="warning",
-                                lifespan="off")
+                                lifespan="off", http="auto")
         self.http_server = _EmbeddedServer(config)
         try:
             await self.http_server.serve()

@@ -21,17 +21,28 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["EXIT_GRACE", "run_until_stopped"]
+__all__ = ["EXIT_GRACE", "new_loop", "run_until_stopped"]
 
 log = logging.getLogger("timeline.daemon")
 EXIT_GRACE = 2.0  # seconds the loop's threads get to finish once the daemon has stopped
 _PREFIX = "timeline-io"
 
 
+def new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (uvicorn[standard] brings it), asyncio's
+    otherwise: the embedded HTTP server answers a feed's 304 several times faster on it,
+    as `timeline serve` does through uvicorn's loop="auto"."""
+    try:
+        import uvloop
+    except ImportError:  # a platform without a uvloop wheel (Windows)
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def run_until_stopped(main: Coroutine[Any, Any, int]) -> int:
     """Run `main` in a new event loop and return its exit code; exits the process at once
     (`os._exit`) when a worker thread is still busy EXIT_GRACE seconds after `main` ended."""
-    loop = asyncio.new_event_loop()
+    loop = new_loop()
     executor = ThreadPoolExecutor(thread_name_prefix=_PREFIX)
     loop.set_default_executor(executor)
     try:

@@ -38,6 +38,10 @@ def make_server(source: TimelineSource, host: str = "127.0.0.1", port: int = 800
         app, host=host, port=port, log_level=log_level, access_log=access_log,
         lifespan="off",  # the app has no startup work; the daemon owns the lifecycle
         server_header=False,
+        # "auto" picks uvloop and httptools (uvicorn[standard], a dependency) and falls
+        # back to asyncio and h11 where they cannot be installed; said here so that a
+        # change of uvicorn's defaults cannot quietly slow the feed down.
+        loop="auto", http="auto",
         # uvicorn trusts X-Forwarded-Proto/For from 127.0.0.1 only (a local reverse proxy),
         # so links on the page say https:// behind nginx without trusting the world.
         proxy_headers=True,
