@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -54,9 +55,9 @@ _ENVIRONMENT = f"{FORMAT};{_versions()}"
 def block_digest(event_id: str, fingerprint: str, revision: Revision, lang: Lang,
                  year: int) -> str:
     """The name of one block's content; `year` is 0 for an event whose bytes do not
-    depend on it."""
-    text = "\0".join((_ENVIRONMENT, event_id, fingerprint, str(revision.sequence),
-                      revision.modified.isoformat(), lang, str(year)))
+    depend on it. (A restart works this out for every event: one f-string, one hash.)"""
+    text = (f"{_ENVIRONMENT}\0{event_id}\0{fingerprint}\0{revision.sequence}\0"
+            f"{revision.modified.isoformat()}\0{lang}\0{year}")
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -94,6 +95,7 @@ class BlockCache:
         self._memory: dict[tuple[str, Lang], Block] = {}
         self._store = store
         self._store_ok = True
+        self._state = threading.Lock()  # the prune thread reports trouble too
         self._pruned: frozenset[str] | None = None
         self.rendered = 0  # VEVENTs rendered by this process (tests and /metrics count)
         self.from_store = 0  # VEVENTs taken from the store instead
@@ -176,27 +178,36 @@ class BlockCache:
         self._recovered()
 
     def forget(self, keep: Iterable[str]) -> None:
-        """Drop the blocks of events that no longer exist, here and in the store."""
+        """Drop the blocks of events that no longer exist, here and (in a thread of its
+        own, so that no feed waits for it) in the store."""
         keep = frozenset(keep)
         self._memory = {k: v for k, v in self._memory.items() if k[0] in keep}
         if self._store is None or keep == self._pruned:
             return
+        self._pruned = keep
+        threading.Thread(target=self._prune, args=(keep,), name="timeline-feed-prune",
+                         daemon=True).start()
+
+    def _prune(self, keep: frozenset[str]) -> None:
+        assert self._store is not None
         try:
             self._store.prune_feed_blocks(keep)
         except Exception as exc:
+            self._pruned = None  # try again with the next version
             self._trouble("prune", exc)
             return
-        self._pruned = keep
         self._recovered()
 
     def _trouble(self, what: str, exc: Exception) -> None:
         # Once per change of state, as the daemon logs store trouble: not once a request.
-        if self._store_ok:
-            log.warning("feed blocks: cannot %s the store (%s: %s); rendering instead",
-                        what, type(exc).__name__, " ".join(str(exc).split())[:200])
-        self._store_ok = False
+        with self._state:
+            if self._store_ok:
+                log.warning("feed blocks: cannot %s the store (%s: %s); rendering instead",
+                            what, type(exc).__name__, " ".join(str(exc).split())[:200])
+            self._store_ok = False
 
     def _recovered(self) -> None:
-        if not self._store_ok:
-            log.info("feed blocks: store usable again")
-        self._store_ok = True
+        with self._state:
+            if not self._store_ok:
+                log.info("feed blocks: store usable again")
+            self._store_ok = True
