@@ -176,3 +176,21 @@ def test_a_version_2_store_is_migrated(store_url: str, raw: Engine) -> None:
     assert max(versions) == SCHEMA_VERSION == 3
     with Store.open(store_url) as store:
         assert len(list(store.feed_blocks("zh"))) == 10
+
+
+def test_a_store_of_the_first_release_is_migrated_and_keeps_blocks(
+        store_url: str, raw: Engine, loaded: LoadedTimeline) -> None:
+    """tests/data/store-v1: a database written before the kind column and the blocks
+    (version 1) walks to version 3, and the feed keeps its blocks in it from then on."""
+    test_store._restore_v1(store_url, raw)
+    with Store.open(store_url) as store:
+        first = FeedCache(store=store)
+        feed = first.get_sync(_snapshot(store, loaded, T1), FeedKey())
+        assert first.blocks_rendered == len(loaded.timeline.events)
+    with raw.connect() as conn:
+        versions = conn.execute(text("SELECT version FROM schema_version")).scalars().all()
+    assert sorted(versions) == [1, 2, 3]
+    with Store.open(store_url) as store:
+        again = FeedCache(store=store)
+        assert again.get_sync(_snapshot(store, loaded, T1), FeedKey()).etag == feed.etag
+        assert again.blocks_rendered == 0
