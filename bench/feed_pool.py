@@ -1,5 +1,5 @@
 """The cold render spread over the machine's cores: measured by bench/feed.py, not used by
-the feed (on this project's 2-core machine it took 1.4-2.8x the serial writer's time at
+the feed (on this project's 2-core machine it took 1.1-2.9x the serial writer's time at
 10,000 to 40,000 events; see the README's feed benchmark). Kept here so the measurement can
 be repeated on a machine with more cores.
 

@@ -1,11 +1,14 @@
-"""The RFC 5545 iCalendar feed, rendered with `icalendar` and cached per event.
+"""The RFC 5545 iCalendar feed: what each VEVENT holds, and the feed assembled from them.
 
-Each event becomes one VEVENT whose bytes depend only on the event, its revision and the
-language, so `FeedRenderer` keeps them (`timeline.blocks`: in memory, and in the store when
-given one) and assembles a feed from cached blocks: a change to one event re-renders one
-block, not the whole calendar, and a restart renders none that did not change. Output is
-fully deterministic: DTSTAMP is the revision's time, not the render's, so an unchanged
-timeline gives the same bytes and the same ETag.
+`event_props` says what an event's VEVENT holds; `write_event` writes it directly
+(`timeline.vevent`), byte for byte what icalendar writes, and `render_event` has icalendar
+write it (the reference the tests hold the direct writer to). A VEVENT's bytes depend only
+on the event, its revision and the language, so `FeedRenderer` keeps them
+(`timeline.blocks`: in memory, and in the store when given one) and assembles a feed from
+cached blocks: a change to one event re-renders one block, not the whole calendar, and a
+restart renders none that did not change. Output is fully deterministic: DTSTAMP is the
+revision's time, not the render's, so an unchanged timeline gives the same bytes and the
+same ETag.
 """
 
 from __future__ import annotations
