@@ -5,15 +5,22 @@ through the store fixtures of test_store."""
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, inspect, text
 
 from tests import test_store
+from tests.daemon_helpers import poll
 from tests.feed_helpers import one_changed, synthetic
+from tests.web_helpers import free_port
 from timeline.feed import render_feed
 from timeline.loader import LoadedTimeline
 from timeline.source import Snapshot
@@ -194,3 +201,53 @@ def test_a_store_of_the_first_release_is_migrated_and_keeps_blocks(
         again = FeedCache(store=store)
         assert again.get_sync(_snapshot(store, loaded, T1), FeedKey()).etag == feed.etag
         assert again.blocks_rendered == 0
+
+
+# ── the daemon: `timeline run` keeps its feed's blocks in its store ─────────────────────
+def _metric(text_: str, name: str) -> float:
+    for line in text_.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_a_restarted_daemon_serves_its_feed_from_the_store(
+        tmp_path: Path, events_path: Path, loaded: LoadedTimeline) -> None:
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"events: {events_path}\nstore: sqlite:///{tmp_path / 't.db'}\n"
+                      f"server: {{host: 127.0.0.1, port: {port}}}\n", encoding="utf-8")
+    base = f"http://127.0.0.1:{port}"
+    count = len(loaded.timeline.events)
+
+    def run() -> tuple[str, float, float]:
+        """Start `timeline run`, wait for its warmed feed, return (ETag, VEVENTs rendered,
+        VEVENTs taken from the store), stop it."""
+        log = (tmp_path / "daemon.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "timeline.cli", "run", "--config",
+                                 str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=tmp_path)
+        try:
+            def warmed() -> str:
+                try:
+                    metrics = httpx.get(f"{base}/metrics", timeout=2).text
+                except httpx.TransportError:
+                    return ""
+                done = (_metric(metrics, "timeline_feed_blocks_rendered_total")
+                        + _metric(metrics, "timeline_feed_blocks_from_store_total"))
+                return metrics if done >= count else ""
+
+            metrics = poll(warmed, 30, "the daemon's warmed feed")
+            etag = httpx.get(f"{base}/calendar.ics", timeout=5).headers["etag"]
+            return (etag, _metric(metrics, "timeline_feed_blocks_rendered_total"),
+                    _metric(metrics, "timeline_feed_blocks_from_store_total"))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0, (tmp_path / "daemon.log").read_text()
+            log.close()
+
+    first_etag, rendered, taken = run()
+    assert (rendered, taken) == (count, 0)
+    again_etag, rendered, taken = run()
+    assert (rendered, taken) == (0, count)
+    assert again_etag == first_etag
