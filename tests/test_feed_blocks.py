@@ -251,3 +251,30 @@ def test_a_restarted_daemon_serves_its_feed_from_the_store(
     again_etag, rendered, taken = run()
     assert (rendered, taken) == (0, count)
     assert again_etag == first_etag
+
+
+# ── warming: the feeds are ready before the request that would have waited ─────────────
+async def test_after_a_reload_the_feeds_asked_for_are_rendered_before_they_are_asked(
+        events_path: Path, loaded: LoadedTimeline) -> None:
+    from tests.web_helpers import edited_timeline
+    from timeline.source import TimelineSource
+    from timeline.web.app import create_app
+
+    source = TimelineSource(loaded)
+    app = create_app(source, warm=True)
+    cache: FeedCache = app.state.feed_cache
+    wanted = (FeedKey(), FeedKey(tags=("office-hours",)), FeedKey(lang="en"))
+
+    def ready(snapshot: Snapshot) -> bool:
+        return all(cache.cached(snapshot, key) is not None for key in wanted)
+
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path in ("/calendar.ics", "/feeds/tag/office-hours.ics", "/calendar.ics?lang=en"):
+            assert (await client.get(path)).status_code == 200
+    renders = cache.renders
+    source.update(edited_timeline(events_path, "end: 2024-07-30", "end: 2024-08-30"))
+    poll(lambda: ready(source.snapshot()), 10, "the feeds warmed for the new version")
+    assert cache.renders == renders + 3  # each once, by the warm-up; no request came
+    warmed = cache.cached(source.snapshot(), FeedKey())
+    assert warmed is not None and b"DTEND;VALUE=DATE:20240831" in warmed.body

@@ -9,8 +9,9 @@ changed events are actually re-rendered, see `timeline.feed.FeedRenderer`).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -19,6 +20,8 @@ from timeline.loader import LoadedTimeline
 from timeline.store import Revision
 
 __all__ = ["Snapshot", "TimelineSource"]
+
+log = logging.getLogger("timeline.web")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class TimelineSource:
                  revisions: Mapping[str, Revision] | None = None) -> None:
         self._lock = threading.Lock()
         self._snapshot = Snapshot(loaded, dict(revisions or {}), 1)
+        self._listeners: list[Callable[[Snapshot], None]] = []
+
+    def on_update(self, listener: Callable[[Snapshot], None]) -> None:
+        """Call `listener` with every snapshot published from now on, in the publishing
+        thread (the daemon's event loop): it must return at once, e.g. start a thread."""
+        self._listeners.append(listener)
 
     def update(self, loaded: LoadedTimeline,
                revisions: Mapping[str, Revision] | None = None,
@@ -57,8 +66,14 @@ class TimelineSource:
         with self._lock:
             version = self._snapshot.version + 1
             # Copy the mapping: the caller may keep mutating its own dict.
-            self._snapshot = Snapshot(loaded, dict(revisions or {}), version, changed_at)
-            return version
+            self._snapshot = snapshot = Snapshot(loaded, dict(revisions or {}), version,
+                                                 changed_at)
+        for listener in list(self._listeners):
+            try:
+                listener(snapshot)
+            except Exception:  # a listener's trouble must not fail the reload that published
+                log.exception("a listener of the timeline's updates failed")
+        return version
 
     def snapshot(self) -> Snapshot:
         # A single attribute read is atomic, so readers need no lock.

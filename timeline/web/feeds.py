@@ -82,6 +82,11 @@ class FeedCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> list[FeedKey]:
+        """The feeds cached now, most recently used last (waits for a render under way)."""
+        with self._lock:
+            return list(self._entries)
+
     @property
     def blocks_rendered(self) -> int:
         """VEVENTs rendered so far (the rest came from memory or the store)."""
