@@ -41,6 +41,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -154,7 +155,7 @@ def bare_main(port: int, n: int, concurrency: int) -> dict:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     before = usage.ru_utime + usage.ru_stime
-    seconds = asyncio.run(go())
+    seconds = _run(go())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_ms = (usage.ru_utime + usage.ru_stime - before) * 1000 / n
     return {"requests": n, "seconds": seconds, "per_second": n / seconds, "cpu_ms": cpu_ms,
@@ -227,7 +228,7 @@ def due_main(port: int, n: int, concurrency: int, spread_ms: int = 0) -> dict:
         await task
         return done_at
 
-    asyncio.run(go())
+    _run(go())
     # Event i is due at due + i*spread; its key starts with "e<i>/".
     due_of = {f"e{i}": (due + spread * i).timestamp() for i in range(n)}
     seen = _stats(port, full=True)["arrivals"]
@@ -282,7 +283,7 @@ def startup_main(port: int, m: int, where: str) -> dict:
         await task
         return elapsed
 
-    elapsed = asyncio.run(go())
+    elapsed = _run(go())
     store = Store.open(settings.store)  # type: ignore[attr-defined]
     planned = store.counts().get("pending", 0)
     store.close()
@@ -296,6 +297,16 @@ def _cpus(pin: bool) -> tuple[str, str]:
     if not pin or len(cpus) < 2:
         return "", ""
     return str(cpus[-1]), str(cpus[0])
+
+
+def _run(coro: Any) -> Any:
+    """On the loop `timeline run` uses (timeline.process.new_loop: uvloop's where installed),
+    or asyncio's own with --loop asyncio; the bare loop and the daemon alike."""
+    if os.environ.get("BENCH_LOOP") == "asyncio":
+        return asyncio.run(coro)
+    from timeline.process import new_loop
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        return runner.run(coro)
 
 
 def _pin_self() -> None:
@@ -323,7 +334,11 @@ def main() -> None:
                         help="alternating bare/daemon rounds for the throughput ratio")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="let the scheduler place the receiver and the parts")
+    parser.add_argument("--loop", choices=["daemon", "asyncio"], default="daemon",
+                        help="the bare loop's and the daemon's event loop: the one `timeline "
+                             "run` uses (uvloop where installed), or asyncio's")
     args = parser.parse_args()
+    os.environ["BENCH_LOOP"] = args.loop
 
     receiver_cpu, part_cpu = _cpus(args.pin)
     port_file = tempfile.mktemp(prefix="bench-port-")
@@ -355,7 +370,9 @@ def main() -> None:
     bare, due = rounds[sorted(range(len(ratios)), key=ratios.__getitem__)[(len(ratios) - 1) // 2]]
     pinned = f"receiver on CPU {receiver_cpu}, parts on CPU {part_cpu}" if part_cpu \
         else "not pinned"
-    print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}; {pinned}")
+    loop = "asyncio's loop" if args.loop == "asyncio" else "the daemon's loop (new_loop)"
+    print(f"receiver: uvicorn + Starlette on 127.0.0.1, concurrency {args.concurrency}; {pinned}; "
+          f"bare and daemon on {loop}")
     for i, (b, d) in enumerate(rounds, 1):
         print(f"round {i}: bare {b['per_second']:.0f}/s ({b['cpu_ms']:.2f} ms CPU/request), "
               f"daemon {d['per_second']:.0f}/s ({d['cpu_ms']:.2f} ms CPU/delivery from due, "
