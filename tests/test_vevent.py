@@ -144,3 +144,14 @@ def test_dates_are_icalendars() -> None:
         props.add("dtstart", day)
         props.add("dtstamp", datetime(2024, 5, 6, 7, 8, 9, 999999, tzinfo=UTC))
         assert vevent.write(props) == vevent.to_icalendar(props)
+
+
+def test_a_leading_byte_order_mark_is_written_as_icalendar_writes_it() -> None:
+    """icalendar drops a BOM that starts a value (found by a hostile fuzz run); the writer
+    hands such values to it rather than copy that rule."""
+    bom = parse_timeline(
+        'stories:\n  - {id: s, title: "\\ufeff报道", source: {newspaper: 报},\n'
+        '     published: 2024-01-01}\n'
+        'events:\n  - {id: e, story: s, kind: deadline, title: "\\ufeffabc", source: "q\\ufeff",\n'
+        '     due: 2024-06-04, description: "\\ufeff' + "长" * 80 + '"}\n')
+    _assert_same(bom)

@@ -601,3 +601,14 @@ def test_one_day_is_singular_in_english() -> None:
     assert t("opens_in", "en", n=1) == "opens in 1 day"
     assert t("days_left", "en", n=2) == "2 days left"
     assert t("days_left", "zh", n=1) == "还剩 1 天"
+
+
+@pytest.mark.parametrize("path", ["/stories/nanchuan-zero-carbon/", "/feeds/tag/preschool.ics/",
+                                  "/calendar.ics/", "/tags/preschool/"])
+async def test_a_trailing_slash_is_404_never_a_redirect_to_the_hosts_name(
+        client: httpx.AsyncClient, path: str) -> None:
+    """Starlette's slash redirect built its Location from any Host, before allowed_hosts
+    could be checked (found by a hostile run: `Location: http://evil.com/stories/s1`)."""
+    response = await client.get(path, headers={"Host": "evil.com"})
+    assert response.status_code in (400, 404)
+    assert "location" not in response.headers

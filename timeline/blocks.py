@@ -15,10 +15,12 @@ the events however often they change. The store holds the same, shared by instan
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import logging
 import threading
+import zoneinfo
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -86,6 +88,31 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def well_formed(stored: StoredBlock) -> bool:
+    """A stored block that can be served as it is: one VEVENT's bytes, framed as the writer
+    frames them, and a zone this machine knows (the feed's VTIMEZONE is built from it).
+    Anything else (a row edited by hand, another release's) is rendered again, never
+    served: the digest names what a block was made from, not its bytes."""
+    block = stored.block
+    # Lines, not text: a content line starts after CRLF (a folded one after CRLF and a
+    # space), so an item's words can never look like a component's BEGIN or END.
+    return (isinstance(block, bytes) and block.startswith(b"BEGIN:VEVENT\r\n")
+            and block.endswith(b"\r\nEND:VEVENT\r\n")
+            and b"\r\nBEGIN:VEVENT\r\n" not in block
+            and block.count(b"\r\nEND:VEVENT\r\n") == 1
+            and b"\r\nBEGIN:VCALENDAR" not in block and b"\r\nEND:VCALENDAR" not in block
+            and (stored.tzid is None or _known_zone(stored.tzid)))
+
+
+@functools.lru_cache(maxsize=256)
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 # The in-memory key: cheap to build and compare for 100,000 events on every render. The
@@ -179,7 +206,7 @@ class BlockCache:
         found: dict[str, StoredBlock] = {}
         try:
             for stored in self._store.feed_blocks(lang, digests.keys()):
-                if digests.get(stored.event_id) == stored.digest:
+                if digests.get(stored.event_id) == stored.digest and well_formed(stored):
                     found[stored.event_id] = stored
         except Exception as exc:  # a cache: trouble in the store means rendering, not failing
             self._trouble("read", exc)

@@ -130,6 +130,8 @@ def _property(name: str, value: Any, params: Params) -> str:
     if params:
         raise _Unhandled
     if isinstance(value, str):
+        if value.startswith("\ufeff"):
+            raise _Unhandled  # icalendar drops a leading byte-order mark; it writes these
         if name in _TEXT_NAMES:
             return ":" + _escape(value)
         if name == "URL" or name.startswith("X-"):  # vUri and vUnknown: verbatim

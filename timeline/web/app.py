@@ -341,6 +341,9 @@ def create_app(source: TimelineSource, *, base_url: str | None = None,
             exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "text/calendar"))],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+    # No redirect from `/x/` to `/x`: Starlette builds its Location from the request's Host
+    # before any route could check it against allowed_hosts. A stray slash is a 404.
+    app.router.redirect_slashes = False
     app.state.source = source
     app.state.feed_cache = cache
     app.state.page_cache = pages
