@@ -16,19 +16,19 @@ the events however often they change. The store holds the same, shared by instan
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import logging
 import threading
 import zoneinfo
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Protocol
 
 from timeline import __version__
 from timeline.formatting import Lang
+from timeline.heap import collector_paused
 from timeline.loader import LoadedTimeline
 from timeline.occurrences import AnyEvent
 from timeline.store import Revision, StoredBlock
@@ -77,17 +77,6 @@ class BlockStore(Protocol):
 
 
 BULK = 1000  # blocks missing from memory at once above which the collector is paused
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def well_formed(stored: StoredBlock) -> bool:
@@ -163,7 +152,7 @@ class BlockCache:
             # Thousands of blocks read back or rendered at once (a start, a big change) make
             # objects that all live on; the collections they set off would only walk them
             # (a third of a restart's time at 50,000 events). None of them is cyclic.
-            with _collector_paused() if len(missing) >= BULK else nullcontext():
+            with collector_paused() if len(missing) >= BULK else nullcontext():
                 for i, block in self._fill(wanted, missing, lang, render):
                     out[i] = memory[(wanted[i][0].id, lang)] = block
         return [b for b in out if b is not None]

@@ -42,6 +42,7 @@ from timeline.delivery import RELEASE_GRACE, Dispatcher
 from timeline.delivery.leases import release_claims, take_over_orphans
 from timeline.delivery.metrics import delivery_metrics
 from timeline.errors import ValidationFailed
+from timeline.heap import collector_paused
 from timeline.loader import LoadedTimeline, load_timeline, part_files
 from timeline.process import run_until_stopped
 from timeline.reload import apply_timeline
@@ -447,7 +448,7 @@ class StopRequested(Exception):
 def _paused(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`func` with the collector paused: a load or a plan allocates a great deal that lives
     on, and collections during it only walk what is still being built."""
-    with _collector_paused():
+    with collector_paused():
         return func(*args, **kwargs)
 
 
@@ -463,24 +464,6 @@ def _mtime(path: Path) -> tuple[tuple[str, int, int], ...] | None:
         return tuple((f.name, (st := f.stat()).st_mtime_ns, st.st_size) for f in files)
     except OSError:
         return None
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while start-up builds its big, long-lived data.
-
-    Loading and planning 100,000 reminders creates millions of objects that all stay alive,
-    so every full collection on the way walks them all again for nothing: a fifth of the
-    start-up. Nothing else runs yet (the dispatcher starts after), cycles made meanwhile are
-    collected once it is back on, and a collector someone switched off stays off.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _settle_heap() -> None:
