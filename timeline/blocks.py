@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 import threading
 import zoneinfo
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -85,14 +86,18 @@ def well_formed(stored: StoredBlock) -> bool:
     Anything else (a row edited by hand, another release's) is rendered again, never
     served: the digest names what a block was made from, not its bytes."""
     block = stored.block
-    # Lines, not text: a content line starts after CRLF (a folded one after CRLF and a
-    # space), so an item's words can never look like a component's BEGIN or END.
+    # By lines, not words: a content line starts after CRLF (a folded one after CRLF and a
+    # space), so an item's text never looks like a component's BEGIN or END. The first
+    # END:VEVENT line is the last line; no line after the first opens another component
+    # that could hold or close a calendar. One scan each: a restart reads 9 MiB of them.
     return (isinstance(block, bytes) and block.startswith(b"BEGIN:VEVENT\r\n")
-            and block.endswith(b"\r\nEND:VEVENT\r\n")
-            and b"\r\nBEGIN:VEVENT\r\n" not in block
-            and block.count(b"\r\nEND:VEVENT\r\n") == 1
-            and b"\r\nBEGIN:VCALENDAR" not in block and b"\r\nEND:VCALENDAR" not in block
+            and block.find(b"\r\nEND:VEVENT\r\n") == len(block) - _END
+            and _FRAMING.search(block) is None
             and (stored.tzid is None or _known_zone(stored.tzid)))
+
+
+_END = len(b"\r\nEND:VEVENT\r\n")
+_FRAMING = re.compile(rb"\r\n(?:BEGIN:VEVENT|BEGIN:VCALENDAR|END:VCALENDAR)\r\n")
 
 
 @functools.lru_cache(maxsize=256)
