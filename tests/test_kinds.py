@@ -105,6 +105,11 @@ def test_keys() -> None:
     assert digest_of_key("digest/2024-05-20/weekly/team") == date(2024, 5, 20)
     assert digest_of_key("digest/someday/weekly/team") is None
     assert digest_of_key("diesel-window-2/change-3/hook") is None
+    # Events may be called `digest` or `missed`: their keys are still theirs.
+    assert event_of_key("digest/2024-05-20/7d/team") == "digest"
+    assert digest_of_key("digest/2024-05-20/7d/team") is None
+    assert event_of_key("missed/2024-05-20/7d/team") == "missed"
+    assert event_of_key(missed_key(["a/1"], "team")) is None
     assert item_key("diesel-window-2", "opens", date(2024, 6, 4)) == \
         "diesel-window-2/opens-2024-06-04"
     assert item_key("diesel-window-2", "closes", date(2024, 7, 30)) == \

@@ -79,19 +79,24 @@ def missed_key(keys: Iterable[str], notifier: str) -> str:
 
 
 def event_of_key(key: str) -> str | None:
-    """The event a reminder's or change notice's key is about; None for a digest's (or a
-    missed summary's), which is about no one event."""
-    head, _, rest = key.partition("/")
-    return None if head in ("digest", "missed") and rest else head
+    """The event a reminder's or change notice's key is about; None for a digest's or a
+    missed summary's, which are about no one event. Told by the key's form, not its first
+    word alone: an event may be called `digest` or `missed` too."""
+    parts = key.split("/")
+    if parts[0] == "missed" and len(parts) == 3:  # missed/hash/notifier
+        return None
+    return None if digest_of_key(key) is not None else parts[0]
 
 
 def digest_of_key(key: str) -> date | None:
-    """The first day a digest's key names; None for any other key."""
-    head, _, rest = key.partition("/")
-    if head != "digest":
+    """The first day a digest's key names (`digest/day/frequency/notifier`); None for any
+    other key. A reminder of an event called `digest` has a lead there, which starts with
+    a digit (`7d`); a frequency never does."""
+    parts = key.split("/", 3)
+    if len(parts) != 4 or parts[0] != "digest" or parts[2][:1].isdigit():
         return None
     try:
-        return date.fromisoformat(rest.split("/", 1)[0])
+        return date.fromisoformat(parts[1])
     except ValueError:
         return None
 
